@@ -1,0 +1,1 @@
+"""Talk APDU to the My Number card: constants, APDUs, TLV, channel, applications, transports."""

@@ -1,0 +1,1 @@
+"""Card applications (APs) of the My Number card."""

@@ -1,0 +1,1 @@
+"""The software My Number card (emulator)."""

@@ -1,0 +1,91 @@
+"""The transport seam: ``CardConnection`` and ``Reader`` ABCs, and reader locators.
+
+Locators name a reader the same way in config, CLI and tests: ``pcsc``, ``pcsc:<name substring>``,
+``nfc:usb``, ``nfc:usb:054c:06c1``, ``nfc:udp:HOST:PORT``, ``emulator:<persona>``.
+Only this package imports pyscard or nfcpy, lazily, inside the adapter modules.
+"""
+
+from __future__ import annotations
+
+import abc
+from enum import StrEnum
+from types import TracebackType
+from typing import ClassVar
+
+
+class Transport(StrEnum):
+    PCSC = "pcsc"
+    NFC = "nfc"
+    EMULATOR = "emulator"
+    REPLAY = "replay"
+
+
+class Interface(StrEnum):
+    CONTACT = "contact"
+    CONTACTLESS = "contactless"
+
+
+class CardConnection(abc.ABC):
+    """An open link to one card. Moves bytes; leaves status words to the caller.
+
+    Not thread-safe: one connection belongs to one thread for a whole select-verify-read
+    sequence, because PIN state belongs to the connection.
+    """
+
+    transport: ClassVar[Transport]
+
+    @property
+    @abc.abstractmethod
+    def interface(self) -> Interface: ...
+
+    @abc.abstractmethod
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        """Send one command APDU; return (response data, SW as an int).
+
+        :raises CardRemovedError: the card left during the exchange.
+        :raises TransportError: any other link failure.
+        """
+
+    @property
+    def atr(self) -> bytes:
+        return b""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the card (PC/SC: leave it powered; the agent decides about reset)."""
+
+    def __enter__(self) -> CardConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Reader(abc.ABC):
+    """A reader slot that may hold a card."""
+
+    transport: ClassVar[Transport]
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+    @property
+    @abc.abstractmethod
+    def locator(self) -> str:
+        """The locator that names exactly this reader."""
+
+    @abc.abstractmethod
+    def has_card(self) -> bool: ...
+
+    @abc.abstractmethod
+    def connect(self, exclusive: bool = False) -> CardConnection:
+        """Open a connection to the card in this reader.
+
+        :raises NoCardError: no card present.
+        :raises TransportError: the reader failed.
+        """

@@ -1,0 +1,1 @@
+"""The Flask kiosk UI (talks only to the agent's local API)."""
