@@ -1,0 +1,58 @@
+"""The ``myna`` command: one argparse parser, one module per group of subcommands.
+
+Each command module exposes ``register(subparsers)``, which adds its subcommands and sets
+``func`` on each; ``func(args) -> int`` is the exit status. Modules are imported lazily by
+name so that a missing optional dependency only disables the commands that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from agent import __version__
+
+# module name -> the subcommands it registers (kept here so `myna --help` lists them all).
+COMMAND_MODULES = (
+    "agent.commands.card_cmds",  # readers, status, read
+    "agent.commands.emulator_cmd",  # emulator
+    "agent.commands.verify_cmds",  # verify, verify-cert
+    "agent.commands.service_cmds",  # agent, doctor
+    "agent.commands.ui_cmds",  # kiosk, demo
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="myna", description="My Number card kiosk and agent")
+    parser.add_argument("--version", action="version", version=f"myna {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is not None and e.name.startswith("agent.commands"):
+                continue  # that group is not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

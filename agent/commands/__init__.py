@@ -1,0 +1,1 @@
+"""Subcommands of the `myna` command, one module per group."""
