@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from enum import StrEnum
 from types import TracebackType
-from typing import ClassVar
+from typing import ClassVar, Self
 
 
 class Transport(StrEnum):
@@ -53,7 +53,7 @@ class CardConnection(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the card (PC/SC: leave it powered; the agent decides about reset)."""
 
-    def __enter__(self) -> CardConnection:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -89,3 +89,57 @@ class Reader(abc.ABC):
         :raises NoCardError: no card present.
         :raises TransportError: the reader failed.
         """
+
+
+# -- locators ------------------------------------------------------------------------------------
+# scheme -> "module:function" taking the part after "scheme:" ("" when absent) and returning a
+# Reader. Adding a transport is one line here; modules are imported only when their scheme is used.
+_OPENERS: dict[str, str] = {
+    "pcsc": "card.transports.pcsc:open_locator",
+    "emulator": "card.transports.emulated:open_locator",
+    "nfc": "card.transports.nfc:open_locator",
+}
+# Transports whose readers `list_readers()` enumerates ("module:function" -> list[Reader]).
+_LISTERS: tuple[str, ...] = ("card.transports.pcsc:list_pcsc_readers",)
+
+
+def _resolve(target: str):  # type: ignore[no-untyped-def]
+    import importlib
+
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def open_reader(locator: str) -> Reader:
+    """Return the reader named by ``locator`` (``pcsc``, ``pcsc:<name>``, ``emulator:<persona>``).
+
+    :raises NoReaderError: unknown scheme, transport not available, or no matching reader.
+    """
+    from card.errors import NoReaderError
+
+    scheme, _, rest = locator.strip().partition(":")
+    target = _OPENERS.get(scheme)
+    if target is None:
+        raise NoReaderError(f"unknown reader locator scheme {scheme!r}")
+    try:
+        opener = _resolve(target)
+    except ModuleNotFoundError as e:
+        raise NoReaderError(f"the {scheme} transport is not available ({e.name})") from e
+    reader: Reader = opener(rest)
+    return reader
+
+
+def list_readers() -> list[Reader]:
+    """Return the readers every installed transport can see right now (may be empty)."""
+    from card.errors import CardError
+
+    readers: list[Reader] = []
+    for target in _LISTERS:
+        try:
+            readers.extend(_resolve(target)())
+        except ModuleNotFoundError:
+            continue  # that transport's library is not installed
+        except CardError:
+            continue  # e.g. pcscd not running: no readers from that transport
+    return readers

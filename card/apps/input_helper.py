@@ -1,0 +1,256 @@
+"""``InputHelperApp``: 券面事項入力補助AP -- My Number, 基本4情報, integrity record, CVC, AP key.
+
+Implements reference §2.2 and §8. Parsed records keep the raw bytes the verifier hashes: the
+17-byte physical My Number EF (DF31 digest covers its filler, §8.3) and the DF22..DF25 TLVs of
+the basic-info record (DF32 digest). Values are never logged (the channel logs lengths only).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from card import tlv
+from card.channel import ApduChannel
+from card.errors import BadResponseError, PinFormatError
+from card.ids import (
+    AID,
+    MAX_TRIES_INPUT_HELPER_PIN,
+    TAG_BASIC_INFO,
+    TAG_CVC,
+    TAG_INTEGRITY,
+    TAG_MY_NUMBER,
+    TAG_SIGNED_KEY,
+    InputHelperEF,
+)
+
+MY_NUMBER_EF_LEN = 17  # FF 10 0C + 12 digits + 2 filler bytes (reference §8.1)
+MAX_RECORD_LEN = 4096
+MAX_CVC_LEN = 1024
+_FOUR_DIGITS = re.compile(r"[0-9]{4}")
+_TWELVE_DIGITS = re.compile(r"[0-9]{12}")
+_DATE = re.compile(r"[0-9]{8}")
+
+
+def _utf8(value: bytes, what: str) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadResponseError(f"{what} is not UTF-8") from e
+
+
+def _ascii(value: bytes, pattern: re.Pattern[str], what: str) -> str:
+    try:
+        text = value.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise BadResponseError(f"{what} is not ASCII") from e
+    if not pattern.fullmatch(text):
+        raise BadResponseError(f"{what} has an unexpected format")
+    return text
+
+
+def _outer(data: bytes, tag: int, what: str) -> tlv.Tlv:
+    outer = tlv.parse_one(data)
+    if outer.tag != tag:
+        raise BadResponseError(f"{what}: tag {outer.tag:X}, expected {tag:X}")
+    return outer
+
+
+@dataclass(frozen=True, slots=True)
+class MyNumberRecord:
+    """EF 0001 (reference §8.1). ``raw`` is the whole 17-byte EF, filler included."""
+
+    number: str
+    raw: bytes
+
+    def __repr__(self) -> str:  # never print the number
+        return "MyNumberRecord(<redacted>)"
+
+    @classmethod
+    def parse(cls, data: bytes) -> MyNumberRecord:
+        if len(data) != MY_NUMBER_EF_LEN:
+            raise BadResponseError(f"My Number EF is {len(data)} bytes, expected 17")
+        outer = _outer(data, TAG_MY_NUMBER, "My Number")
+        number = _ascii(outer.value, _TWELVE_DIGITS, "My Number")
+        return cls(number, bytes(data))
+
+
+@dataclass(frozen=True, slots=True)
+class BasicInfo:
+    """EF 0002, 基本4情報 (reference §8.2). ``attributes_raw`` = DF22..DF25 TLVs (DF32 digest)."""
+
+    name: str
+    address: str
+    birth_date: str  # YYYYMMDD, Gregorian
+    sex: str  # JIS X 0303 digit
+    attributes_raw: bytes
+    raw: bytes
+
+    def __repr__(self) -> str:
+        return "BasicInfo(<redacted>)"
+
+    @classmethod
+    def parse(cls, data: bytes) -> BasicInfo:
+        outer = _outer(data, TAG_BASIC_INFO, "basic info")
+        items = list(tlv.iterate(outer.value))
+        if not items or items[0].tag != 0xDF21:
+            raise BadResponseError("basic info: offset table DF21 missing")
+        found = tlv.children(outer.value)
+        offsets = tlv.require(found, 0xDF21, length=8).value
+        header_len = len(outer.raw) - len(outer.value)
+        # The offset table gives each item's position from the start of the file (§8.2).
+        for i, tag in enumerate((0xDF22, 0xDF23, 0xDF24, 0xDF25)):
+            item = tlv.require(found, tag)
+            expected = int.from_bytes(offsets[2 * i : 2 * i + 2], "big")
+            actual = header_len + _position(outer.value, item)
+            if expected != actual:
+                raise BadResponseError(f"basic info: {tag:X} at {actual}, table says {expected}")
+        return cls(
+            name=_utf8(found[0xDF22].value, "name"),
+            address=_utf8(found[0xDF23].value, "address"),
+            birth_date=_ascii(tlv.require(found, 0xDF24, length=8).value, _DATE, "birth date"),
+            sex=_ascii(tlv.require(found, 0xDF25, length=1).value, re.compile(r"[0-9]"), "sex"),
+            attributes_raw=outer.value[items[0].end :],
+            raw=outer.raw,
+        )
+
+
+def _position(value: bytes, item: tlv.Tlv) -> int:
+    return item.end - len(item.raw)
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityRecord:
+    """EF 0003 (reference §8.3): digests of EF 0001 and EF 0002 and the issuer's signature."""
+
+    my_number_digest: bytes  # DF31: SHA-256 of the 17-byte EF 0001
+    attributes_digest: bytes  # DF32: SHA-256 of BasicInfo.attributes_raw
+    signature: bytes  # DF33
+    signed_data: bytes  # DF31 TLV ‖ DF32 TLV, what DF33 signs
+    raw: bytes
+
+    @classmethod
+    def parse(cls, data: bytes) -> IntegrityRecord:
+        outer = _outer(data, TAG_INTEGRITY, "integrity record")
+        found = tlv.children(outer.value)
+        d31 = tlv.require(found, 0xDF31, length=32)
+        d32 = tlv.require(found, 0xDF32, length=32)
+        sig = tlv.require(found, 0xDF33)
+        if not sig.value:
+            raise BadResponseError("integrity record: empty signature")
+        return cls(d31.value, d32.value, sig.value, d31.raw + d32.raw, outer.raw)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedKeyRecord:
+    """EF 0007 (reference §8.5): this AP's public key (DF51) signed by the CVC key (DF52)."""
+
+    public_key: bytes  # DF51 value: 90 <e> 91 <modulus>
+    signature: bytes  # DF52
+    signed_data: bytes  # the DF51 TLV
+    raw: bytes
+
+    @classmethod
+    def parse(cls, data: bytes) -> SignedKeyRecord:
+        outer = _outer(data, TAG_SIGNED_KEY, "signed key")
+        found = tlv.children(outer.value)
+        key = tlv.require(found, 0xDF51)
+        sig = tlv.require(found, 0xDF52)
+        return cls(key.value, sig.value, key.raw, outer.raw)
+
+
+@dataclass(frozen=True, slots=True)
+class ApInfo:
+    """An AP's basic-info record (reference §8.5 ``FF40``, §9.3 ``FF30``): tag → value."""
+
+    tag: int
+    fields: tuple[tuple[int, bytes], ...]
+    raw: bytes
+
+    def get(self, tag: int) -> bytes | None:
+        return next((v for t, v in self.fields if t == tag), None)
+
+    @classmethod
+    def parse(cls, data: bytes) -> ApInfo:
+        outer = tlv.parse_one(data)
+        fields = tuple((item.tag, item.value) for item in tlv.iterate(outer.value))
+        return cls(outer.tag, fields, outer.raw)
+
+
+def read_cvc(channel: ApduChannel, fid: int) -> bytes:
+    """Read a CVC (``7F21``, reference §8.4) from the current AP's EF ``fid``."""
+    channel.select_ef(fid)
+    data = channel.read_object(MAX_CVC_LEN, personal=False)
+    _outer(data, TAG_CVC, "CVC")
+    return data
+
+
+class InputHelperApp:
+    """The 券面事項入力補助AP on one channel. Not thread-safe."""
+
+    def __init__(self, channel: ApduChannel) -> None:
+        self.channel = channel
+
+    def select(self) -> None:
+        self.channel.select_aid(AID.INPUT_HELPER)
+
+    def _ensure(self) -> None:
+        self.channel.ensure_selected(AID.INPUT_HELPER)
+
+    def tries_left(self) -> int:
+        """Tries left of the 4-digit PIN (IEF 0011); consumes none."""
+        self._ensure()
+        self.channel.select_ef(InputHelperEF.PIN)
+        tries = self.channel.verify_status()
+        return MAX_TRIES_INPUT_HELPER_PIN if tries is None else tries
+
+    def verify_pin(self, pin: str) -> None:
+        """VERIFY the 4-digit PIN once (format checked first, no APDU on a bad format)."""
+        if not _FOUR_DIGITS.fullmatch(pin):
+            raise PinFormatError("the 券面事項入力補助 PIN is exactly 4 digits")
+        self._ensure()
+        self.channel.select_ef(InputHelperEF.PIN)
+        self.channel.verify(pin.encode("ascii"))
+
+    def read_my_number_record(self) -> MyNumberRecord:
+        """Read EF 0001 as the reference does: exactly 17 bytes (``00 B0 00 00 11``, §8.1)."""
+        self._ensure()
+        self.channel.select_ef(InputHelperEF.MY_NUMBER)
+        return MyNumberRecord.parse(self.channel.read_binary(0, MY_NUMBER_EF_LEN))
+
+    def read_my_number(self) -> str:
+        """Return the 12 digits (the check digit is the verifier's job)."""
+        return self.read_my_number_record().number
+
+    def read_basic_info(self) -> BasicInfo:
+        self._ensure()
+        self.channel.select_ef(InputHelperEF.BASIC_INFO)
+        return BasicInfo.parse(self.channel.read_object(MAX_RECORD_LEN))
+
+    def read_integrity(self) -> IntegrityRecord:
+        self._ensure()
+        self.channel.select_ef(InputHelperEF.INTEGRITY)
+        return IntegrityRecord.parse(self.channel.read_object(MAX_RECORD_LEN, personal=False))
+
+    def read_cvc(self) -> bytes:
+        self._ensure()
+        return read_cvc(self.channel, InputHelperEF.CVC)
+
+    def read_signed_key(self) -> SignedKeyRecord:
+        self._ensure()
+        self.channel.select_ef(InputHelperEF.SIGNED_KEY)
+        return SignedKeyRecord.parse(self.channel.read_object(MAX_RECORD_LEN, personal=False))
+
+    def read_ap_info(self) -> ApInfo:
+        self._ensure()
+        self.channel.select_ef(InputHelperEF.AP_INFO)
+        return ApInfo.parse(self.channel.read_object(MAX_RECORD_LEN, personal=False))
+
+    def get_challenge(self, length: int = 16) -> bytes:
+        self._ensure()
+        return self.channel.get_challenge(length)
+
+    def sign_challenge(self, digest_info_bytes: bytes) -> bytes:
+        """Sign with this AP's own key, ``80 2A 00 00`` (presence proof, reference §8.5)."""
+        self._ensure()
+        return self.channel.compute_signature(0x00, 0x00, digest_info_bytes)
