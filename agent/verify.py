@@ -1,0 +1,229 @@
+"""Certificate path validation and challenge-signature checks, always at an explicit time.
+
+Path validation uses pyhanko-certvalidator (RFC 5280 path building and processing on
+asn1crypto, offline by default, time given as ``moment``): signatures (RSA and ECDSA, any
+key size), validity at ``at``, CA basicConstraints, policy processing, keyUsage. Path
+building tries every anchor whose name matches and keeps the one whose key verifies, which
+is what the J-LIS roots need (all generations share one DN, reference §11.2). Around it we
+add the checks whose failure must have its own stable code: strict DER, unknown critical
+extensions, EE policy OIDs (reference §11.1), anchor basicConstraints, and revocation from
+``agent.revocation``. This module never reads the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from asn1crypto import x509
+from cryptography import x509 as cx509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator import errors as cv_errors
+from pyhanko_certvalidator.policy_decl import PKIXValidationParams
+from pyhanko_certvalidator.validate import SUPPORTED_EXTENSIONS
+
+from agent.errors import CertificateRejectedError, PossessionError, RejectReason
+from agent.revocation import Fetcher, RevocationSource, check_revocation, urllib_fetcher
+from agent.trust import Purpose, TrustAnchor, TrustStore
+from card.ids import OID_POLICY_AUTH, OID_POLICY_SIGN, OID_POLICY_SIGN_TEST
+
+logger = logging.getLogger(__name__)
+
+MAX_CERT_BYTES = 16 * 1024
+
+# Reference §11.1: production policy OIDs, and the JPKI-TEST form accepted only under test trust.
+# The test form of the auth policy is not documented; by analogy with sign (…1.1.20 → …1.0.20)
+# we accept …1.0.30 under test trust only.
+OID_POLICY_AUTH_TEST = "1.2.392.200149.8.5.1.0.30"
+POLICIES: dict[Purpose, tuple[frozenset[str], frozenset[str]]] = {
+    Purpose.SIGN: (frozenset({OID_POLICY_SIGN}), frozenset({OID_POLICY_SIGN_TEST})),
+    Purpose.AUTH: (frozenset({OID_POLICY_AUTH}), frozenset({OID_POLICY_AUTH_TEST})),
+}
+KEY_USAGE: dict[Purpose, set[str]] = {
+    Purpose.SIGN: {"digital_signature", "non_repudiation"},
+    Purpose.AUTH: {"digital_signature"},
+}
+
+
+class Assurance:
+    CHAIN = "chain"
+    REVOCATION_CHECKED = "revocation-checked"
+    POSSESSION = "possession"
+    RECORD_SIGNATURE = "record-signature"
+    NOT_VERIFIED = "not-verified"
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedCertificate:
+    """An end-entity certificate whose path validated at ``at``."""
+
+    der: bytes
+    anchor: TrustAnchor
+    revocation_checked: bool
+    at: datetime
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.Certificate.load(self.der)
+
+    @property
+    def serial_hex(self) -> str:
+        return format(self.certificate.serial_number, "X")
+
+    @property
+    def not_after(self) -> datetime:
+        return self.certificate.not_valid_after
+
+    @property
+    def assurance(self) -> list[str]:
+        return [Assurance.CHAIN] + ([Assurance.REVOCATION_CHECKED] if self.revocation_checked
+                                    else [])
+
+    @property
+    def test_trust(self) -> bool:
+        return self.anchor.test_trust
+
+
+def parse_certificate(der: bytes) -> x509.Certificate:
+    """Parse a DER certificate strictly (whole structure, no trailing bytes).
+
+    :raises CertificateRejectedError: MALFORMED.
+    """
+    if not der or len(der) > MAX_CERT_BYTES:
+        raise CertificateRejectedError(RejectReason.MALFORMED, "certificate size out of range")
+    try:
+        cert = x509.Certificate.load(der, strict=True)
+        cert.native  # noqa: B018 - parse every field now so errors surface here
+        cert.critical_extensions  # noqa: B018
+        cx509.load_der_x509_certificate(der)  # second, independent parser must agree
+    except Exception as e:  # asn1crypto raises many types on garbage; all mean malformed
+        raise CertificateRejectedError(RejectReason.MALFORMED, "certificate DER is malformed") \
+            from e
+    return cert
+
+
+def _policy_oids(cert: x509.Certificate) -> set[str]:
+    value = cert.certificate_policies_value
+    if value is None:
+        return set()
+    return {p["policy_identifier"].dotted for p in value}
+
+
+def _aware(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        raise ValueError("'at' must be timezone-aware")
+    return at.astimezone(UTC)
+
+
+def validate_certificate(
+    der: bytes,
+    store: TrustStore,
+    *,
+    purpose: Purpose,
+    at: datetime,
+    revocation: RevocationSource | None = None,
+    fetcher: Fetcher = urllib_fetcher,
+) -> ValidatedCertificate:
+    """Validate an end-entity JPKI certificate for ``purpose`` at time ``at``.
+
+    :raises CertificateRejectedError: with a reason for every failed check.
+    :raises RevocationUnavailableError: revocation configured but no current answer.
+    """
+    at = _aware(at)
+    cert = parse_certificate(der)
+    unknown = set(cert.critical_extensions) - SUPPORTED_EXTENSIONS
+    if unknown:
+        raise CertificateRejectedError(RejectReason.UNKNOWN_CRITICAL_EXTENSION,
+                                       f"unknown critical extension(s): {sorted(unknown)}")
+    bc = cert.basic_constraints_value
+    if bc is not None and bc["ca"].native:
+        raise CertificateRejectedError(RejectReason.BASIC_CONSTRAINTS,
+                                       "end-entity certificate claims to be a CA")
+    production, test_only = POLICIES[purpose]
+    accepted = production | (test_only if store.test_trust else frozenset())
+    if not (_policy_oids(cert) & accepted):
+        raise CertificateRejectedError(RejectReason.POLICY, "certificate policy not accepted")
+    anchors = [a for a in store.anchors if a.purpose in (None, purpose)]
+    if not anchors:
+        raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT, "no trust anchor configured")
+    for a in anchors:
+        abc = a.certificate.basic_constraints_value
+        if abc is None or not abc["ca"].native:
+            raise CertificateRejectedError(RejectReason.BASIC_CONSTRAINTS,
+                                           "trust anchor is not a CA")
+    context = ValidationContext(
+        trust_roots=[a.certificate for a in anchors],
+        moment=at,
+        allow_fetching=False,
+        revocation_mode="soft-fail",  # revocation is ours (agent.revocation), checked below
+    )
+    params = PKIXValidationParams(user_initial_policy_set=frozenset(accepted),
+                                  initial_explicit_policy=True)
+    validator = CertificateValidator(cert, validation_context=context, pkix_params=params)
+    try:
+        path = asyncio.run(validator.async_validate_usage(KEY_USAGE[purpose]))
+    except cv_errors.ExpiredError as e:
+        raise CertificateRejectedError(RejectReason.EXPIRED, "certificate expired") from e
+    except cv_errors.NotYetValidError as e:
+        raise CertificateRejectedError(RejectReason.NOT_YET_VALID,
+                                       "certificate not yet valid") from e
+    except cv_errors.RevokedError as e:
+        raise CertificateRejectedError(RejectReason.REVOKED, "certificate revoked") from e
+    except cv_errors.DisallowedAlgorithmError as e:
+        raise CertificateRejectedError(RejectReason.ALGORITHM, "algorithm not allowed") from e
+    except cv_errors.InvalidCertificateError as e:
+        raise CertificateRejectedError(RejectReason.KEY_USAGE,
+                                       "key usage does not allow this purpose") from e
+    except cv_errors.PathBuildingError as e:
+        raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT,
+                                       "no path to a trusted root") from e
+    except cv_errors.PathValidationError as e:
+        msg = str(e).lower()
+        reason = (RejectReason.SIGNATURE if "signature" in msg else
+                  RejectReason.POLICY if "polic" in msg else
+                  RejectReason.UNTRUSTED_ROOT if "trust" in msg else RejectReason.INVALID)
+        raise CertificateRejectedError(reason, f"path validation failed: {reason}") from e
+    except (ValueError, TypeError, KeyError) as e:
+        raise CertificateRejectedError(RejectReason.MALFORMED, "certificate not processable") \
+            from e
+    root = path.trust_anchor.authority.certificate  # type: ignore[attr-defined]
+    anchor = store.anchor_for(root.dump())
+    if anchor is None:  # cannot happen: the context held only store anchors
+        raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT, "anchor not in store")
+    checked = False
+    if revocation is not None:
+        check_revocation(revocation, der, anchor.der, at, fetcher)
+        checked = True
+    logger.info("certificate path valid (generation %s, revocation %s)",
+                anchor.generation, "checked" if checked else "not checked")
+    return ValidatedCertificate(der, anchor, checked, at)
+
+
+def verify_challenge_signature(public_key: object, challenge: bytes, signature: bytes) -> None:
+    """Check that ``signature`` is the card's signature of DigestInfo(SHA-256(challenge)).
+
+    RSA: PKCS#1 v1.5 over the SHA-256 DigestInfo (reference §7.4, §9.4). ECDSA (next-
+    generation cards, reference §12): the hash is chosen by the curve size (P-384 → SHA-384)
+    and the signature is DER (r, s). No key or signature size is assumed.
+
+    :raises PossessionError: POSSESSION_FAILED.
+    """
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            h = hashes.SHA384() if public_key.curve.key_size > 256 else hashes.SHA256()
+            public_key.verify(signature, challenge, ec.ECDSA(h))
+        else:
+            raise PossessionError("unsupported key type for the challenge")
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError) as e:
+        raise PossessionError("challenge signature does not verify") from e
+
+
+def public_key_of(der: bytes) -> object:
+    return cx509.load_der_x509_certificate(der).public_key()
