@@ -92,15 +92,18 @@ class Reader(abc.ABC):
 
 
 # -- locators ------------------------------------------------------------------------------------
-# scheme -> "module:function" taking the part after "scheme:" ("" when absent) and returning a
-# Reader. Adding a transport is one line here; modules are imported only when their scheme is used.
+# scheme -> "module:callable" taking the whole locator and returning a Reader. Adding a transport
+# is one line here; modules are imported only when their scheme is used.
 _OPENERS: dict[str, str] = {
     "pcsc": "card.transports.pcsc:open_locator",
     "emulator": "card.transports.emulated:open_locator",
-    "nfc": "card.transports.nfc:open_locator",
+    "nfc": "card.transports.nfc:NfcReader",
 }
 # Transports whose readers `list_readers()` enumerates ("module:function" -> list[Reader]).
-_LISTERS: tuple[str, ...] = ("card.transports.pcsc:list_pcsc_readers",)
+_LISTERS: tuple[str, ...] = (
+    "card.transports.pcsc:list_pcsc_readers",
+    "card.transports.nfc:list_nfc_readers",
+)
 
 
 def _resolve(target: str):  # type: ignore[no-untyped-def]
@@ -118,7 +121,8 @@ def open_reader(locator: str) -> Reader:
     """
     from card.errors import NoReaderError
 
-    scheme, _, rest = locator.strip().partition(":")
+    locator = locator.strip()
+    scheme = locator.partition(":")[0]
     target = _OPENERS.get(scheme)
     if target is None:
         raise NoReaderError(f"unknown reader locator scheme {scheme!r}")
@@ -126,7 +130,7 @@ def open_reader(locator: str) -> Reader:
         opener = _resolve(target)
     except ModuleNotFoundError as e:
         raise NoReaderError(f"the {scheme} transport is not available ({e.name})") from e
-    reader: Reader = opener(rest)
+    reader: Reader = opener(locator)
     return reader
 
 

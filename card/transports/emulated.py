@@ -115,8 +115,9 @@ class EmulatedReader(Reader):
             return EmulatedConnection(self, card, self._generation)
 
 
-def open_locator(persona: str) -> EmulatedReader:
+def open_locator(locator: str) -> EmulatedReader:
     """``emulator:<persona>`` → a reader holding a fresh in-process card for that persona."""
+    persona = locator.partition(":")[2]
     from card.emulator import PERSONAS, VirtualMynaCard
 
     if not persona:

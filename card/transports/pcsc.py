@@ -183,8 +183,9 @@ def list_pcsc_readers() -> list[PcscReader]:
         context.close()
 
 
-def open_locator(rest: str) -> PcscReader:
+def open_locator(locator: str) -> PcscReader:
     """``pcsc`` → the first reader holding a card; ``pcsc:<substring>`` → the first name match."""
+    rest = locator.partition(":")[2]
     context = _Context()
     try:
         names = context.list_readers()
