@@ -1,0 +1,126 @@
+"""Shared test fixtures: a private pcscd per test process, and the ``card_reader`` factory.
+
+At import time, when pcscd and the vpcd driver are installed, this module creates a work
+directory and points the PC/SC client library at it (``configure_client_socket``) *before*
+anything imports pyscard: the socket name is latched at the first PC/SC call (test-stack §3.3).
+
+Fixtures:
+
+* ``pcscd`` (session): the private pcscd instance (``tests.support.pcscd.PcscdInstance``), or a
+  skip when pcscd/vpcd are not installed.
+* ``card_reader`` (factory, parametrized over backends ``emulator`` and ``pcsc``)::
+
+      def test_x(card_reader):
+          reader, card = card_reader("yamada-taro")
+          with reader.connect() as connection:
+              channel = ApduChannel(connection)
+              ...
+          assert card.apdu_log  # the VirtualMynaCard behind the reader: inspect or inject faults
+
+  ``reader`` is an ``open_reader``-style ``Reader``; ``card`` is a fresh ``VirtualMynaCard`` for
+  the persona. For ``pcsc`` the card sits behind the emulator's vpcd bridge on the private
+  pcscd, and the reader is ``open_reader("pcsc:Virtual PCD 00 00")``; teardown pulls the card and
+  waits until pcscd sees it gone. pcsc params are skipped when pcscd is unavailable.
+
+Options: ``--card LOCATOR`` runs card tests against that reader instead (a real card: tests
+marked ``emulator_only`` are skipped, and ``card`` is None).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import pcscd as pcscd_support
+
+PCSCD_AVAILABLE = pcscd_support.pcscd_available()
+_WORKDIR = pcscd_support.make_workdir() if PCSCD_AVAILABLE else None
+if _WORKDIR is not None:
+    pcscd_support.configure_client_socket(_WORKDIR)
+
+VPCD_READER = "Virtual PCD 00 00"
+PRESENCE_TIMEOUT_S = 5.0  # pcscd polls vpcd every 400 ms (test-stack §4.1)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--card", action="store", default=None, metavar="LOCATOR",
+        help="run card tests against this reader (e.g. pcsc:RC-S300) instead of the emulator",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--card"):
+        return
+    skip = pytest.mark.skip(reason="emulator_only test skipped with --card")
+    for item in items:
+        if "emulator_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def pcscd() -> Iterator[pcscd_support.PcscdInstance]:
+    if _WORKDIR is None:
+        pytest.skip("pcscd or the vpcd driver is not installed")
+    instance = pcscd_support.start_pcscd(_WORKDIR, pcscd_support.free_port_pair())
+    yield instance
+    instance.cleanup()
+
+
+def _wait_presence(reader: Any, present: bool) -> None:
+    deadline = time.monotonic() + PRESENCE_TIMEOUT_S
+    while reader.has_card() is not present:  # bounded polling, ~0.4 s per insertion
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pcscd did not see the card {'arrive' if present else 'leave'}")
+        time.sleep(0.05)
+
+
+def _start_bridge(card: Any, port: int) -> Any:
+    from card.emulator.vpcd import VpcdBridge
+
+    bridge = VpcdBridge(card, port=port)
+    bridge.start()
+    return bridge
+
+
+CardReaderFactory = Callable[[str], tuple[Any, Any]]
+
+
+@pytest.fixture(params=["emulator", "pcsc"])
+def card_reader(request: pytest.FixtureRequest) -> Iterator[CardReaderFactory]:
+    """Factory: ``reader, card = card_reader("yamada-taro")`` (see the module docstring)."""
+    from card.transports import open_reader
+
+    locator = request.config.getoption("--card")
+    cleanups: list[Callable[[], None]] = []
+
+    def make(persona: str) -> tuple[Any, Any]:
+        if locator:
+            return open_reader(locator), None
+        from card.emulator import PERSONAS, VirtualMynaCard
+
+        card = VirtualMynaCard(PERSONAS[persona])
+        if request.param == "emulator":
+            from card.transports.emulated import EmulatedReader
+
+            return EmulatedReader(persona, card), card
+        instance = request.getfixturevalue("pcscd")
+        bridge = _start_bridge(card, instance.port)
+        reader = open_reader(f"pcsc:{VPCD_READER}")
+
+        def cleanup() -> None:
+            bridge.stop()
+            _wait_presence(reader, False)
+
+        cleanups.append(cleanup)
+        _wait_presence(reader, True)
+        return reader, card
+
+    if locator and request.param == "pcsc":
+        pytest.skip("--card given: one backend is enough")
+    yield make
+    for cleanup in reversed(cleanups):
+        cleanup()
