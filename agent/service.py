@@ -1,0 +1,281 @@
+"""``AgentService``: the long-running agent that wires watcher, session, audit and API (issue 4).
+
+``AgentService(config, demo_reader=None).start()`` starts the reader watcher thread, the session
+worker thread and the local API (werkzeug ``make_server`` in a thread on 127.0.0.1). The bearer
+token is generated with ``secrets`` at start and written to ``api.token_file`` with mode 0600.
+With a ``demo_reader`` (an ``EmulatedReader``) the watcher watches only that reader and the
+``/v1/demo/*`` endpoints drive it. ``CardFlowBackend`` is the seam to ``agent.flows``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any, Self
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from agent.api import DemoControl, create_api
+from agent.audit import AuditLog, load_or_create_key
+from agent.config import AgentConfig
+from agent.events import EventHub
+from agent.session import (
+    CardSession,
+    CredentialStatus,
+    FlowBackend,
+    FlowOutcome,
+    SessionController,
+    StepCallback,
+)
+from agent.watcher import ReaderWatcher, source_for_locator
+from card.transports import CardConnection, Reader
+
+logger = logging.getLogger(__name__)
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """Write the token so only the owner can read it (0600, parent 0700 when we create it)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask or an older file must not widen it
+        os.write(fd, token.encode("ascii") + b"\n")
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class EmulatedDemo:
+    """Demo controls over an ``EmulatedReader``: insert a persona's card, remove, inject faults."""
+
+    def __init__(self, reader: Any, poke: Any) -> None:
+        self.reader = reader
+        self._poke = poke
+
+    def insert(self, persona: str) -> None:
+        from card.emulator import PERSONAS, VirtualMynaCard  # demo wiring only (architecture.md)
+
+        if persona not in PERSONAS:
+            raise KeyError(persona)
+        self.reader.insert(VirtualMynaCard(PERSONAS[persona]))
+        self._poke()
+
+    def remove(self) -> None:
+        self.reader.remove()
+        self._poke()
+
+    def fault(self, **faults: Any) -> None:
+        from card.emulator import Faults
+
+        card = getattr(self.reader, "card", None)
+        if card is None:
+            raise ValueError("no card inserted")
+        card.faults = Faults(**faults)
+
+    def personas(self) -> list[dict[str, Any]]:
+        from card.emulator import PERSONAS
+
+        out = []
+        for name, p in PERSONAS.items():
+            creds = getattr(p, "credentials", None)
+            out.append({
+                "name": name,
+                "description": getattr(p, "description", ""),
+                # Demo personas are fictional test data; the demo panel shows their credentials.
+                "credentials": _as_dict(creds),
+            })
+        return out
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return dict(obj)
+    fields = getattr(obj, "__dataclass_fields__", None)
+    if fields:
+        return {k: getattr(obj, k) for k in fields}
+    return {}
+
+
+class AgentService:
+    """The agent: ``start()``, ``url``, ``token``, ``token_file``, ``snapshot()``, ``stop()``."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        demo_reader: Reader | None = None,
+        backend: FlowBackend | None = None,
+        keepalive_s: float = 15.0,
+    ) -> None:
+        self.config = config
+        self.hub = EventHub()
+        self.token = secrets.token_urlsafe(32)
+        self.token_file = config.token_path
+        self._demo_reader = demo_reader
+        self._backend = backend or CardFlowBackend(config)
+        audit_path = config.audit_path
+        self.audit = AuditLog(audit_path, load_or_create_key(config.hmac_key_path))
+        if demo_reader is not None:
+            source = lambda: [demo_reader]  # noqa: E731
+        else:
+            source = source_for_locator(config.reader.locator)
+        self.watcher: ReaderWatcher
+        self.controller = SessionController(
+            config,
+            self._backend,
+            self.hub,
+            readers=lambda: self.watcher.readers(),
+            demo=demo_reader is not None,
+            audit=self._write_audit,
+        )
+        self.watcher = ReaderWatcher(source, self.controller.on_reader_event,
+                                     interval_s=config.reader.poll_interval_s)
+        self.demo: DemoControl | None = (
+            EmulatedDemo(demo_reader, self.watcher.poke) if demo_reader is not None else None
+        )
+        self.app = create_api(self, keepalive_s=keepalive_s)
+        self._server: BaseWSGIServer | None = None
+        self._server_thread: threading.Thread | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> AgentService:
+        write_token_file(self.token_file, self.token)
+        self._server = make_server(self.config.api.host, self.config.api.port, self.app,
+                                   threaded=True)
+        self._server.daemon_threads = True
+        self._server_thread = threading.Thread(target=self._server.serve_forever,
+                                               name="myna-api", daemon=True)
+        self.controller.start()
+        self.watcher.start()
+        self._server_thread.start()
+        logger.info("agent listening on %s (token file %s)", self.url, self.token_file)
+        return self
+
+    def stop(self) -> None:
+        self.watcher.stop()
+        self.controller.stop()
+        self.hub.close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._server_thread is not None:
+            self._server_thread.join(5)
+        logger.info("agent stopped")
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("service not started")
+        host = self.config.api.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self._server.server_port}"
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.controller.snapshot()
+
+    def _write_audit(self, s: CardSession, outcome: FlowOutcome | None, end: str) -> None:
+        self.audit.record(
+            session_id=s.session_id,
+            reader=s.reader,
+            flow=s.flow,
+            started=s.started_wall,
+            ended=time.time(),
+            end=end,
+            attempts=s.attempts,
+            steps=s.steps,
+            verdict=outcome.verdict if outcome is not None else None,
+            certificate_der=outcome.certificate_der if outcome is not None else None,
+        )
+
+
+# ---- the seam to agent.flows --------------------------------------------------------------
+
+# flow -> (credential kind, min length, max length, charset) (design §1, reference §5, §7.3).
+CREDENTIAL_SHAPE: dict[str, tuple[str, int, int, str]] = {
+    "sign": ("sign_password", 6, 16, "A-Z0-9"),
+    "auth": ("auth_pin", 4, 4, "0-9"),
+    "face": ("match_b", 14, 14, "0-9"),
+    "number": ("input_helper_pin", 4, 4, "0-9"),
+}
+
+
+class CardFlowBackend:
+    """Identify with ``card.apps`` (SELECT by AID, empty VERIFY) and run ``agent.flows``."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self._config = config
+        self._flow_config: Any = None
+
+    def identify(self, connection: CardConnection, flow: str) -> CredentialStatus:
+        from card.apps.input_helper import InputHelperApp
+        from card.apps.jpki import JpkiApp, PinKind
+        from card.apps.surface import SurfaceApp, SurfaceKey
+        from card.channel import ApduChannel
+        from card.ids import (
+            MAX_TRIES_AUTH_PIN,
+            MAX_TRIES_INPUT_HELPER_PIN,
+            MAX_TRIES_MATCH_KEY,
+            MAX_TRIES_SIGN_PASSWORD,
+        )
+
+        channel = ApduChannel(connection)
+        if flow in ("sign", "auth"):
+            jpki = JpkiApp(channel)
+            jpki.select()  # ApplicationNotFoundError → UNSUPPORTED_CARD
+            kind = PinKind.SIGN if flow == "sign" else PinKind.AUTH
+            tries = jpki.tries_left(kind)
+            max_tries = MAX_TRIES_SIGN_PASSWORD if flow == "sign" else MAX_TRIES_AUTH_PIN
+        elif flow == "face":
+            surface = SurfaceApp(channel)
+            surface.select()
+            tries, max_tries = surface.tries_left(SurfaceKey.MATCH_B), MAX_TRIES_MATCH_KEY
+        else:
+            helper = InputHelperApp(channel)
+            helper.select()
+            tries, max_tries = helper.tries_left(), MAX_TRIES_INPUT_HELPER_PIN
+        kind_name, lo, hi, charset = CREDENTIAL_SHAPE[flow]
+        return CredentialStatus(kind_name, tries, max(max_tries, tries), lo, hi, charset,
+                                needs_confirmation=tries == 1)
+
+    def run(
+        self,
+        connection: CardConnection,
+        flow: str,
+        credential: str,
+        *,
+        confirm_last_try: bool,
+        on_step: StepCallback,
+    ) -> FlowOutcome:
+        from agent import flows
+
+        if self._flow_config is None:
+            self._flow_config = self._config.flow_config()
+        verdict = flows.run_flow(
+            flow,
+            connection,
+            credential,
+            config=self._flow_config,
+            confirm_last_try=confirm_last_try,
+            on_step=on_step,
+        )
+        data = verdict.to_json()
+        error = data.get("error") or {}
+        return FlowOutcome(
+            ok=bool(data.get("ok")),
+            verdict=data,
+            error_code=error.get("code") if isinstance(error, dict) else None,
+            certificate_der=getattr(verdict, "certificate_der", None),
+        )

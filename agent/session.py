@@ -1,0 +1,563 @@
+"""The per-tap session state machine: one card, one connection, one worker thread (issue 4 §2).
+
+``SessionController`` owns the state (``SessionState``), the current ``CardSession`` and one
+worker thread that does all card work: the watcher and the API only *enqueue* commands. States
+follow docs/architecture.md "Agent local API": no_reader → idle → card_present (SELECT by AID;
+empty VERIFY for tries left) → awaiting_credential → reading (steps reported as they happen) →
+result | error → (card removed) → idle; timeouts purge into awaiting_removal. Removal at any
+state aborts and purges: identity lives only in the session object, whose references are
+dropped. The card is connected exclusively for the whole session, because a verified PIN survives
+PC/SC reconnects and only power-off clears it (card-protocol.md §6.4).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from agent.config import AgentConfig
+from agent.errors import ErrorCode, error_code_for
+from agent.events import EventHub, ReaderEvent, ReaderEventKind
+from card.errors import CardError, CardRemovedError
+from card.transports import CardConnection, Reader
+
+logger = logging.getLogger(__name__)
+
+
+StepCallback = Callable[[str, str], None]  # (step name, "running" | "done" | "failed")
+
+
+@dataclass(slots=True)
+class CredentialStatus:
+    """What the kiosk needs to ask for the credential (snapshot ``credential``)."""
+
+    kind: str
+    tries_left: int
+    max_tries: int
+    min_length: int
+    max_length: int
+    charset: str
+    needs_confirmation: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "tries_left": self.tries_left,
+            "max_tries": self.max_tries,
+            "needs_confirmation": self.needs_confirmation,
+            "min_length": self.min_length,
+            "max_length": self.max_length,
+            "charset": self.charset,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FlowOutcome:
+    """A finished flow: the verdict JSON plus what the audit line needs (no personal data)."""
+
+    ok: bool
+    verdict: dict[str, Any]
+    error_code: str | None = None
+    certificate_der: bytes | None = None
+
+
+class FlowBackend(Protocol):
+    """The seam to the verification flows (agent.flows), so the state machine tests alone."""
+
+    def identify(self, connection: CardConnection, flow: str) -> CredentialStatus:
+        """SELECT the flow's AP by AID and read the tries left with the empty VERIFY.
+
+        :raises ApplicationNotFoundError: not a My Number card (UNSUPPORTED_CARD).
+        :raises CardError: anything else from the card or the link.
+        """
+
+    def run(
+        self,
+        connection: CardConnection,
+        flow: str,
+        credential: str,
+        *,
+        confirm_last_try: bool,
+        on_step: StepCallback,
+    ) -> FlowOutcome:
+        """Run the flow; ``on_step`` may raise to abort it (the exception propagates)."""
+
+
+class SessionState(StrEnum):
+    NO_READER = "no_reader"
+    IDLE = "idle"
+    CARD_PRESENT = "card_present"
+    AWAITING_CREDENTIAL = "awaiting_credential"
+    READING = "reading"
+    RESULT = "result"
+    ERROR = "error"
+    AWAITING_REMOVAL = "awaiting_removal"
+
+
+class BusyError(Exception):
+    """A request that the current state refuses (HTTP 409, code BUSY)."""
+
+    code = ErrorCode.BUSY
+
+
+class FlowNotEnabledError(Exception):
+    code = ErrorCode.FLOW_DISABLED
+
+
+class SessionAborted(Exception):
+    """Raised from the step callback to stop a flow when the card left or the session ended."""
+
+
+@dataclass(slots=True)
+class CardSession:
+    """One tap. Holds identity data (inside ``verdict``) only until ``purge``."""
+
+    session_id: str
+    reader: str
+    flow: str
+    started: float = field(default_factory=time.monotonic)
+    started_wall: float = field(default_factory=time.time)
+    connection: CardConnection | None = None
+    credential: CredentialStatus | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    verdict: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    outcome: FlowOutcome | None = None
+    attempts: int = 0
+
+    def purge(self) -> None:
+        """Drop every reference to card data and close the card link."""
+        self.verdict = None
+        self.outcome = None
+        self.steps = []
+        self.credential = None
+        conn, self.connection = self.connection, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                logger.debug("closing connection failed", exc_info=True)
+
+
+AuditHook = Callable[[CardSession, FlowOutcome | None, str], None]
+
+
+class SessionController:
+    """The agent's one state machine. Thread-safe; card work runs on its own worker thread."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        backend: FlowBackend,
+        hub: EventHub,
+        *,
+        readers: Callable[[], dict[str, Reader]],
+        demo: bool = False,
+        audit: AuditHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._backend = backend
+        self._hub = hub
+        self._readers = readers
+        self._demo = demo
+        self._audit = audit
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._commands: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._abort = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seq = 0
+        self._state = SessionState.NO_READER
+        self._known_readers: set[str] = set()
+        self._cards: set[str] = set()
+        self._flow = config.flows.default
+        self._session: CardSession | None = None
+        self._deadline: float | None = None
+        self._pending_credential: tuple[str, bool] | None = None
+        self._waiting_removal: str | None = None
+        self._snapshot: dict[str, Any] = self._build_snapshot()
+        self.sessions_completed = 0
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="myna-session", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._abort.set()
+        self._commands.put(("stop",))
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._lock:
+            if self._session is not None:
+                self._end_session("stopped")
+
+    # ---- inputs (any thread) -----------------------------------------------------------
+    def on_reader_event(self, event: ReaderEvent) -> None:
+        """Watcher callback: a card leaving aborts a running flow at once, then is queued."""
+        with self._lock:
+            s = self._session
+            if s is not None and event.reader in (s.reader, "") and event.kind in (
+                ReaderEventKind.CARD_REMOVED,
+                ReaderEventKind.READER_REMOVED,
+                ReaderEventKind.WATCH_FAILED,
+            ):
+                self._abort.set()
+        self._commands.put(("event", event))
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return self._snapshot
+
+    def subscribe(self) -> Any:
+        with self._lock:
+            return self._hub.subscribe(self._snapshot)
+
+    def set_flow(self, flow: str) -> dict[str, Any]:
+        if flow not in self._config.flows.enabled:
+            raise FlowNotEnabledError(flow)
+        with self._lock:
+            if self._state not in (SessionState.IDLE, SessionState.NO_READER,
+                                   SessionState.AWAITING_CREDENTIAL):
+                raise BusyError(f"cannot change flow in state {self._state}")
+            if flow == self._flow:
+                return self._snapshot
+            self._flow = flow
+            if self._state is SessionState.AWAITING_CREDENTIAL and self._session is not None:
+                # A different flow uses a different AP and credential: identify again.
+                self._session.flow = flow
+                self._session.error = None
+                self._set_state(SessionState.CARD_PRESENT)
+                self._commands.put(("identify", self._session.session_id))
+            else:
+                self._publish()
+            return self._snapshot
+
+    def submit_credential(self, session_id: str, credential: str, confirm: bool) -> dict[str, Any]:
+        """Accept one credential for the waiting session; the flow runs on the worker thread."""
+        with self._lock:
+            s = self._session
+            if (s is None or s.session_id != session_id
+                    or self._state is not SessionState.AWAITING_CREDENTIAL):
+                raise BusyError("no session is waiting for a credential with that id")
+            self._pending_credential = (credential, confirm)
+            s.error = None
+            s.steps = []
+            self._set_state(SessionState.READING)
+            self._commands.put(("credential", session_id))
+            return self._snapshot
+
+    def cancel(self, session_id: str) -> dict[str, Any]:
+        with self._lock:
+            s = self._session
+            if s is None or s.session_id != session_id:
+                raise BusyError("no session with that id")
+            if self._state is SessionState.READING:
+                self._abort.set()  # the worker stops at the next step boundary
+            self._commands.put(("cancel", session_id))
+            return self._snapshot
+
+    # ---- snapshot ----------------------------------------------------------------------
+    def _build_snapshot(self) -> dict[str, Any]:
+        s = self._session
+        cred = s.credential if s is not None else None
+        return {
+            "seq": self._seq,
+            "state": str(self._state),
+            "session_id": s.session_id if s is not None else None,
+            "reader": s.reader if s is not None else (
+                self._waiting_removal or min(self._known_readers, default=None)
+            ),
+            "flow": self._flow,
+            "flows_enabled": list(self._config.flows.enabled),
+            "credential": cred.to_json() if cred is not None else None,
+            "steps": [dict(step) for step in s.steps] if s is not None else [],
+            "verdict": s.verdict if s is not None else None,
+            "error": dict(s.error) if s is not None and s.error is not None else None,
+            "test_trust": self._config.test_trust,
+            "demo": self._demo,
+        }
+
+    def _publish(self) -> None:
+        with self._lock:
+            self._seq += 1
+            self._snapshot = self._build_snapshot()
+            snap = self._snapshot
+        self._hub.publish(snap)
+
+    def _set_state(self, state: SessionState) -> None:
+        with self._lock:
+            if state is not self._state:
+                logger.info("state %s -> %s", self._state, state)
+            self._state = state
+            t = self._config.timeouts
+            limit = {
+                SessionState.AWAITING_CREDENTIAL: t.credential_s,
+                SessionState.RESULT: t.result_s,
+                SessionState.ERROR: t.result_s,
+            }.get(state)
+            self._deadline = None if limit is None else self._clock() + limit
+            self._publish()
+
+    # ---- worker thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                deadline = self._deadline
+            timeout = None if deadline is None else max(0.0, deadline - self._clock())
+            try:
+                command = self._commands.get(timeout=timeout)
+            except queue.Empty:
+                self._on_timeout()
+                continue
+            if command[0] == "stop":
+                return
+            try:
+                self._dispatch(command)
+            except Exception:
+                logger.exception("session worker failed on %s", command[0])
+                with self._lock:
+                    if self._session is not None:
+                        self._fail(ErrorCode.INTERNAL, "internal error")
+
+    def _dispatch(self, command: tuple[Any, ...]) -> None:
+        kind = command[0]
+        if kind == "event":
+            self._on_event(command[1])
+        elif kind == "identify":
+            if self._session is not None and self._session.session_id == command[1]:
+                self._identify()
+        elif kind == "credential":
+            if self._session is not None and self._session.session_id == command[1]:
+                self._run_flow()
+        elif (kind == "cancel" and self._session is not None
+              and self._session.session_id == command[1]):
+            self._end_session("cancelled")
+            self._after_session()
+
+    def _on_event(self, event: ReaderEvent) -> None:
+        k = event.kind
+        if k is ReaderEventKind.READER_ADDED:
+            self._known_readers.add(event.reader)
+        elif k is ReaderEventKind.READER_REMOVED:
+            self._known_readers.discard(event.reader)
+            self._cards.discard(event.reader)
+        elif k is ReaderEventKind.WATCH_FAILED:
+            self._known_readers.clear()
+            self._cards.clear()
+        elif k is ReaderEventKind.CARD_INSERTED:
+            self._cards.add(event.reader)
+        elif k is ReaderEventKind.CARD_REMOVED:
+            self._cards.discard(event.reader)
+        s = self._session
+        if s is not None and s.reader not in self._cards:
+            self._end_session("card_removed")
+        if self._session is None:
+            self._after_session()
+
+    def _after_session(self) -> None:
+        """Pick the next state when no session is running: a waiting card, idle or no_reader."""
+        if self._session is not None:
+            return
+        waiting = self._waiting_removal
+        if waiting is not None:
+            if waiting in self._cards and waiting in self._known_readers:
+                if self._state is not SessionState.AWAITING_REMOVAL:
+                    self._set_state(SessionState.AWAITING_REMOVAL)
+                return
+            self._waiting_removal = None
+        if not self._known_readers:
+            if self._state is not SessionState.NO_READER:
+                self._set_state(SessionState.NO_READER)
+            return
+        for name in sorted(self._cards):
+            if name in self._known_readers:
+                self._start_session(name)
+                return
+        if self._state is not SessionState.IDLE:
+            self._set_state(SessionState.IDLE)
+
+    def _start_session(self, reader_name: str) -> None:
+        reader = self._readers().get(reader_name)
+        if reader is None:
+            return
+        self._abort.clear()
+        with self._lock:
+            self._session = CardSession(secrets.token_urlsafe(12), reader_name, self._flow)
+            self._set_state(SessionState.CARD_PRESENT)
+        logger.info("session started on reader %s, flow %s", reader_name, self._flow)
+        try:
+            self._session.connection = reader.connect(exclusive=True)
+        except CardError as e:
+            self._fail_from(e)
+            return
+        self._identify()
+
+    def _identify(self) -> None:
+        s = self._session
+        assert s is not None
+        if s.connection is None:
+            return
+        try:
+            status = self._backend.identify(s.connection, s.flow)
+        except CardError as e:
+            self._fail_from(e)
+            return
+        with self._lock:
+            if self._abort.is_set() or self._session is not s:
+                return
+            s.credential = status
+            if status.tries_left == 0:
+                s.error = {"code": str(ErrorCode.PIN_BLOCKED), "message": "credential blocked",
+                           "tries_left": 0}
+                self._set_state(SessionState.ERROR)
+            else:
+                self._set_state(SessionState.AWAITING_CREDENTIAL)
+
+    def _run_flow(self) -> None:
+        s = self._session
+        assert s is not None
+        with self._lock:
+            pending, self._pending_credential = self._pending_credential, None
+        if pending is None or s.connection is None or s.credential is None:
+            return
+        credential, confirm = pending
+        del pending
+        if s.credential.tries_left == 1 and not (self._config.pin.allow_last_try and confirm):
+            # design §1 PIN safety: never spend the last try unless allowed and confirmed.
+            del credential
+            with self._lock:
+                s.credential.needs_confirmation = self._config.pin.allow_last_try
+                s.error = {"code": str(ErrorCode.PIN_LAST_TRY_NEEDS_CONFIRMATION),
+                           "message": "only one try left", "tries_left": 1}
+                self._set_state(SessionState.AWAITING_CREDENTIAL
+                                if self._config.pin.allow_last_try else SessionState.ERROR)
+            return
+        s.attempts += 1
+        step_times: dict[str, float] = {}
+        reading_deadline = self._clock() + self._config.timeouts.card_s
+        stopped: list[str] = []  # why on_step stopped the flow, if it did
+
+        def on_step(name: str, status: str) -> None:
+            now = self._clock()
+            if self._abort.is_set():
+                stopped.append("aborted")
+                raise SessionAborted
+            if now > reading_deadline:
+                stopped.append("timeout")
+                raise SessionAborted
+            with self._lock:
+                if status == "running":
+                    step_times[name] = now
+                    s.steps.append({"name": name, "status": "running", "ms": None})
+                else:
+                    for step in s.steps:
+                        if step["name"] == name and step["status"] == "running":
+                            step["status"] = status
+                            begun = step_times.get(name, now)
+                            step["ms"] = round((now - begun) * 1000, 2)
+                            break
+                    else:
+                        s.steps.append({"name": name, "status": status, "ms": None})
+                self._publish()
+
+        callback: StepCallback = on_step
+        outcome: FlowOutcome | None = None
+        try:
+            outcome = self._backend.run(s.connection, s.flow, credential, confirm_last_try=confirm,
+                                        on_step=callback)
+        except SessionAborted:
+            pass
+        except Exception as e:
+            code, message, extra = error_code_for(e)
+            if code is ErrorCode.INTERNAL:
+                logger.exception("flow %s failed", s.flow)
+            error = {"code": str(code), "message": message, **extra}
+            outcome = FlowOutcome(False, {"ok": False, "error": error}, str(code))
+        finally:
+            del credential  # design §2: the credential lives only for the one VERIFY
+        if stopped == ["timeout"] and not self._abort.is_set():
+            self._fail(ErrorCode.TIMEOUT, "the card took too long")
+            return
+        if self._abort.is_set() or outcome is None:
+            # The card left (or cancel) mid-flow: nothing from this flow may survive.
+            self._end_session("aborted")
+            self._after_session()
+            return
+        if outcome.error_code == ErrorCode.CARD_REMOVED:
+            self._end_session("card_removed")
+            self._after_session()
+            return
+        with self._lock:
+            s.outcome = outcome
+            if outcome.ok:
+                s.verdict = outcome.verdict
+                self._set_state(SessionState.RESULT)
+                return
+            s.error = outcome.verdict.get("error") or {"code": str(outcome.error_code)}
+            tries = s.error.get("tries_left")
+            if outcome.error_code == ErrorCode.PIN_INVALID and isinstance(tries, int) and tries > 0:
+                # A wrong credential with tries left: ask again, never resend by ourselves.
+                s.credential.tries_left = tries
+                s.credential.needs_confirmation = tries == 1
+                self._set_state(SessionState.AWAITING_CREDENTIAL)
+                return
+            self._set_state(SessionState.ERROR)
+
+    def _fail_from(self, exc: BaseException) -> None:
+        code, message, extra = error_code_for(exc)
+        if isinstance(exc, CardRemovedError):
+            self._end_session("card_removed")
+            self._after_session()
+            return
+        logger.info("session failed: %s", code)
+        self._fail(code, message, **extra)
+
+    def _fail(self, code: ErrorCode, message: str, **extra: Any) -> None:
+        with self._lock:
+            if self._session is None:
+                return
+            self._session.error = {"code": str(code), "message": message, **extra}
+            self._set_state(SessionState.ERROR)
+
+    def _on_timeout(self) -> None:
+        with self._lock:
+            state, s = self._state, self._session
+            if s is None or state not in (SessionState.AWAITING_CREDENTIAL, SessionState.RESULT,
+                                          SessionState.ERROR):
+                self._deadline = None
+                return
+        logger.info("timeout in state %s", state)
+        self._end_session("timeout")
+        self._after_session()
+
+    def _audit_now(self, s: CardSession, outcome: FlowOutcome | None, end: str) -> None:
+        if self._audit is None:
+            return
+        try:
+            self._audit(s, outcome, end)
+        except Exception:
+            logger.exception("audit write failed")
+
+    def _end_session(self, why: str) -> None:
+        """Write the audit line, purge the session and drop it; a card still in must leave."""
+        with self._lock:
+            s = self._session
+            if s is None:
+                return
+            self._audit_now(s, s.outcome, why)
+            s.purge()
+            s.error = None
+            self._session = None
+            self.sessions_completed += 1
+            logger.info("session ended: %s", why)
+            if s.reader in self._cards and why != "stopped":
+                self._waiting_removal = s.reader
