@@ -249,7 +249,7 @@ class NfcReader(Reader):
                 elif e.errno == errno.EACCES:
                     hint = " (permission denied: install udev/60-myna-nfc.rules)"
                 raise NoReaderError(f"no nfcpy reader at {self._path}: "
-                                    f"{e.strerror or e}{hint}") from e
+                                    f"{e.strerror or e}{hint or ' (no reader attached)'}") from e
             log.info("nfc: opened %s", self._clf.device)
         return self._clf
 
@@ -324,12 +324,28 @@ class NfcReader(Reader):
                 self._clf = None
 
 
-def list_nfc_readers() -> list[NfcReader]:
-    """USB readers nfcpy can open right now (none on machines without a USB bus)."""
+def usb_devices() -> list[tuple[int, int, int, int]]:
+    """(vid, pid, bus, address) of attached USB devices that nfcpy has a driver for.
+
+    Enumerates through libusb without claiming anything, so a reader in use is still listed.
+    """
+    _import_nfc()
+    from nfc.clf import device, transport
+
     try:
-        reader = NfcReader("nfc:usb")
-        reader._frontend()
+        found = transport.USB.find("usb") or []
+    except Exception as e:  # noqa: BLE001 - libusb errors vary by platform; no bus means none
+        log.debug("nfc: USB enumeration failed: %s", e)
+        return []
+    known = device.usb_device_map
+    return [(vid, pid, bus, dev) for vid, pid, bus, dev in found if (vid, pid) in known]
+
+
+def list_nfc_readers() -> list[NfcReader]:
+    """USB readers nfcpy could drive right now (none on machines without a USB bus)."""
+    try:
+        devices = usb_devices()
     except NoReaderError:
         return []
-    reader.close()
-    return [reader]
+    return [NfcReader(f"nfc:usb:{vid:04x}:{pid:04x}") for vid, pid, _bus, _dev in devices]
+
