@@ -416,4 +416,3 @@ class NfcUdpCard:
         if self._powered:
             self._powered = False
             self.card.power_off()
-

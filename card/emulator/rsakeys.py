@@ -1,0 +1,164 @@
+"""Deterministic RSA keys for the emulator's test PKI (reference §11, §13 item 11).
+
+A key is a pure function of a seed string: primes come from a SHA-256 counter DRBG, a small
+prime sieve and Miller–Rabin with DRBG-chosen bases, and the key is assembled with
+``rsa.RSAPrivateNumbers``. Pure-Python prime search costs a fraction of a second per key, so
+primes are cached in memory and on disk (``$XDG_CACHE_HOME/myna-kiosk/rsa`` or
+``~/.cache/myna-kiosk/rsa``), keyed by the seed's hash. A corrupt cache entry is ignored and
+recomputed, never trusted blindly: the primes are re-checked before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_EXPONENT = 65537
+_SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, int(p**0.5) + 1))]
+
+
+class _Drbg:
+    """SHA-256 in counter mode over a seed: enough determinism for test keys, not for secrets."""
+
+    def __init__(self, seed: bytes) -> None:
+        self._seed = seed
+        self._counter = 0
+
+    def read(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(self._seed + self._counter.to_bytes(8, "big")).digest()
+            self._counter += 1
+        return out[:n]
+
+
+def _is_probable_prime(n: int, drbg: _Drbg, rounds: int = 24) -> bool:
+    if n < 2:
+        return False
+    for p in _SMALL_PRIMES:
+        if n % p == 0:
+            return n == p
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    nbytes = (n.bit_length() + 7) // 8
+    for _ in range(rounds):
+        a = 2 + int.from_bytes(drbg.read(nbytes), "big") % (n - 3)
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _find_prime(drbg: _Drbg, bits: int) -> int:
+    window = 8192
+    while True:
+        start = int.from_bytes(drbg.read(bits // 8), "big")
+        start |= (3 << (bits - 2)) | 1  # top two bits set: p*q has exactly 2*bits bits
+        # Sieve the odd numbers start + 2i (i < window) by small primes before Miller–Rabin.
+        composite = bytearray(window)
+        for p in _SMALL_PRIMES:
+            i = (-start * pow(2, -1, p)) % p  # start + 2i ≡ 0 (mod p)
+            composite[i::p] = b"\x01" * len(range(i, window, p))
+        for i in range(window):
+            if composite[i]:
+                continue
+            cand = start + 2 * i
+            if (cand - 1) % PUBLIC_EXPONENT == 0:
+                continue
+            if _is_probable_prime(cand, drbg):
+                return cand
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "myna-kiosk" / "rsa"
+
+
+def _primes_from_disk(path: Path, bits: int) -> tuple[int, int] | None:
+    try:
+        raw = json.loads(path.read_text())
+        p, q = int(raw["p"], 16), int(raw["q"], 16)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    drbg = _Drbg(b"cache-check")
+    if p.bit_length() != bits // 2 or q.bit_length() != bits // 2 or p == q:
+        return None
+    if not (_is_probable_prime(p, drbg, 4) and _is_probable_prime(q, drbg, 4)):
+        return None
+    return p, q
+
+
+def _primes(seed: str, bits: int) -> tuple[int, int]:
+    key = hashlib.sha256(f"{bits}:{seed}".encode()).hexdigest()
+    path = _cache_dir() / f"{key}.json"
+    cached = _primes_from_disk(path, bits)
+    if cached is not None:
+        return cached
+    drbg = _Drbg(f"myna-kiosk test rsa v1|{bits}|{seed}".encode())
+    p = _find_prime(drbg, bits // 2)
+    q = _find_prime(drbg, bits // 2)
+    while q == p:
+        q = _find_prime(drbg, bits // 2)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"p": f"{p:x}", "q": f"{q:x}"}))
+        os.replace(tmp, path)
+    except OSError as e:  # a read-only home must not break the emulator
+        logger.debug("cannot write RSA cache: %s", e)
+    return p, q
+
+
+@lru_cache(maxsize=256)
+def deterministic_rsa_key(seed: str, bits: int = 2048) -> rsa.RSAPrivateKey:
+    """Return the RSA key (e = 65537) that ``seed`` always yields."""
+    p, q = _primes(seed, bits)
+    if p < q:
+        p, q = q, p
+    n = p * q
+    d = pow(PUBLIC_EXPONENT, -1, (p - 1) * (q - 1))
+    numbers = rsa.RSAPrivateNumbers(
+        p=p,
+        q=q,
+        d=d,
+        dmp1=rsa.rsa_crt_dmp1(d, p),
+        dmq1=rsa.rsa_crt_dmq1(d, q),
+        iqmp=rsa.rsa_crt_iqmp(p, q),
+        public_numbers=rsa.RSAPublicNumbers(PUBLIC_EXPONENT, n),
+    )
+    return numbers.private_key()
+
+
+def pkcs1_sign_raw(key: rsa.RSAPrivateKey, data: bytes) -> bytes:
+    """Return the RSA signature of ``data`` padded as PKCS#1 v1.5 type 1, as the card's
+    COMPUTE DIGITAL SIGNATURE P1 00 does (reference §7.4): the caller supplies the DigestInfo.
+
+    :raises ValueError: if ``data`` is empty or longer than the modulus length minus 11.
+    """
+    k = (key.key_size + 7) // 8
+    if not 1 <= len(data) <= k - 11:
+        raise ValueError("PKCS#1 v1.5 input length out of range")
+    em = b"\x00\x01" + b"\xff" * (k - 3 - len(data)) + b"\x00" + data
+    priv = key.private_numbers()
+    m = int.from_bytes(em, "big")
+    # CRT: two half-size exponentiations.
+    s1 = pow(m, priv.dmp1, priv.p)
+    s2 = pow(m, priv.dmq1, priv.q)
+    h = (priv.iqmp * (s1 - s2)) % priv.p
+    return (s2 + h * priv.q).to_bytes(k, "big")
