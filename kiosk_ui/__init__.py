@@ -1,1 +1,52 @@
-"""The Flask kiosk UI (talks only to the agent's local API)."""
+"""The Flask kiosk UI: screens for the holder and for staff, fed by the agent's local API.
+
+``create_app(test_config=None)`` is the one place the app is built (the Flask tutorial's
+shape): defaults, then ``MYNA_KIOSK_*`` environment, then the test config; then the agent
+client goes into ``app.extensions["myna_agent"]``; then the security hooks and blueprints.
+This package imports nothing from ``card`` or ``agent`` (docs/architecture.md, Rules): the
+agent is reached over HTTP only and its bearer token stays on this server.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask
+
+from kiosk_ui.agent_client import AgentClient
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=secrets.token_bytes(32),  # per process: a restart invalidates old tabs
+        AGENT_URL="http://127.0.0.1:8765",
+        AGENT_TOKEN_FILE="~/.local/state/myna/agent.token",  # noqa: S106 - a path
+        AGENT_TOKEN=None,
+        DEMO=False,
+        SSE_RETRY_MS=1000,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_NAME="kiosk_csrf",
+        MAX_CONTENT_LENGTH=8 * 1024,
+    )
+    app.config.from_prefixed_env("MYNA_KIOSK")
+    if test_config:
+        app.config.from_mapping(test_config)
+    client = app.config.get("AGENT_CLIENT")
+    if client is None:
+        client = AgentClient(
+            app.config["AGENT_URL"],
+            token_file=None if app.config["AGENT_TOKEN"] else app.config["AGENT_TOKEN_FILE"],
+            token=app.config["AGENT_TOKEN"],
+        )
+    app.extensions["myna_agent"] = client
+
+    from kiosk_ui import demo_panel, screens, security
+
+    security.init_app(app)
+    app.register_blueprint(screens.bp)
+    if app.config["DEMO"]:
+        app.register_blueprint(demo_panel.bp)
+    return app

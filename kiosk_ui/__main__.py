@@ -1,0 +1,45 @@
+"""``python -m kiosk_ui``: serve the kiosk UI (used by ``myna kiosk`` and ``myna demo``).
+
+Runs as its own process so the UI never shares memory with the agent (design §3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from werkzeug.serving import make_server
+
+from kiosk_ui import create_app
+
+log = logging.getLogger("kiosk_ui")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m kiosk_ui")
+    p.add_argument("--agent-url", default="http://127.0.0.1:8765")
+    p.add_argument("--token-file", default="~/.local/state/myna/agent.token")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--demo", action="store_true", help="serve the demo panel at /demo")
+    args = p.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app(
+        {"AGENT_URL": args.agent_url, "AGENT_TOKEN_FILE": args.token_file, "DEMO": args.demo}
+    )
+    server = make_server(args.host, args.port, app, threaded=True)
+    log.warning("kiosk UI on http://%s:%d", args.host, server.server_port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

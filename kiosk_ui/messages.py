@@ -1,0 +1,334 @@
+"""Every string the kiosk shows, in Japanese and English, keyed by screen and by ErrorCode.
+
+The catalog is the only source of text: the page receives it once as JSON (a non-executable
+``<script type="application/json">`` block, so the CSP stays strict) and picks the language
+in memory. Agent error codes map to a title and to what the person should do next; the
+agent's free-text ``message``, status words, hex and exception text are never shown.
+Advice for a blocked signature password follows card-protocol.md §7.3 (municipal office, or a
+convenience-store kiosk with the smartphone app when the 4-digit PIN is known).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+LANGS: Final = ("ja", "en")
+
+_JA: dict[str, str] = {
+    "lang.switch": "English",
+    "app.title": "本人確認",
+    "staff.badge": "職員モード",
+    "test.banner": "テスト用 — 本物のカードの確認結果ではありません",
+    "idle.title": "カードをかざしてください",
+    "idle.hint": "マイナンバーカードを読み取り機の上に置いてください",
+    "no_reader.title": "読み取り機が見つかりません",
+    "no_reader.hint": "係員をお呼びください",
+    "card_present.title": "カードを確認しています",
+    "keep_still": "カードを動かさないでください",
+    "entry.title.sign_password": "署名用電子証明書のパスワードを入力してください",
+    "entry.title.auth_pin": "利用者証明用の暗証番号（数字4桁）を入力してください",
+    "entry.title.input_helper_pin": "券面事項入力補助用の暗証番号（数字4桁）を入力してください",
+    "entry.title.match_b": "照合番号B（14桁）を入力してください",
+    "entry.hint.sign_password": "英大文字と数字 6〜16文字",
+    "entry.hint.auth_pin": "数字4桁",
+    "entry.hint.input_helper_pin": "数字4桁",
+    "entry.hint.match_b": "生年月日（和暦YYMMDD）＋有効期限の西暦年＋セキュリティコード",
+    "entry.tries_left": "残り {n} 回まで入力できます",
+    "entry.ok": "決定",
+    "entry.clear": "1文字消す",
+    "entry.cancel": "やめる",
+    "entry.sending": "送信しています…",
+    "last_try.title": "入力できるのはあと1回です",
+    "last_try.body": (
+        "次に間違えるとロックされ、市区町村の窓口での手続きが必要になります。続けますか？"
+    ),
+    "last_try.continue": "続ける（あと1回）",
+    "confirm_b.title": "この番号で照会しますか？",
+    "confirm_b.send": "送信する",
+    "confirm_b.fix": "修正する",
+    "reading.title": "読み取り中です",
+    "step.select": "カードを確認",
+    "step.read_certificate": "証明書を読み取り",
+    "step.verify_pin": "パスワードを確認",
+    "step.verify_chain": "証明書を検証",
+    "step.check_revocation": "失効を確認",
+    "step.possession": "カードの署名を確認",
+    "step.read_face": "券面情報を読み取り",
+    "step.verify_record": "券面情報の署名を検証",
+    "step.other": "処理中",
+    "result.title": "確認できました",
+    "result.title.unverified": "読み取りました（検証されていません）",
+    "result.name": "氏名",
+    "result.address": "住所",
+    "result.birth": "生年月日",
+    "result.sex": "性別",
+    "result.cert_expiry": "証明書の有効期限",
+    "result.card_expiry": "カードの有効期限",
+    "result.photo": "顔写真",
+    "result.name_image": "氏名（券面）",
+    "result.address_image": "住所（券面）",
+    "result.substitute": "（外字を含むため一部代替文字で表示）",
+    "badge.chain": "証明書チェーン検証済",
+    "badge.revocation-checked": "失効確認済",
+    "badge.chain_no_revocation": "失効は未確認",
+    "badge.possession": "カード所持を確認",
+    "badge.record-signature": "券面情報の署名を検証済",
+    "badge.not-verified": "読み取りのみ・未検証",
+    "unverified.note": "発行者の鍵が設定されていないため、この券面情報は検証されていません。",
+    "remove.title": "カードをお取りください",
+    "remove.hint": "お忘れ物のないようご注意ください",
+    "done": "終了",
+    "unavailable.title": "ただいまご利用いただけません",
+    "unavailable.hint": "しばらくお待ちください。続く場合は係員をお呼びください",
+    "stale.title": "画面の情報が古くなっています",
+    "stale.hint": "もう一度カードをかざしてください",
+    "input.too_short": "文字数が足りません",
+    "input.too_long": "文字数が多すぎます",
+    "input.charset.sign_password": "英大文字と数字だけを使ってください",
+    "input.charset.digits": "数字だけを入力してください",
+    "input.match_b_length": "照合番号Bは14桁です（入力は {n} 桁）",
+    "input.needs_confirmation": "あと1回の確認が必要です",
+    "input.duplicate": "すでに送信しました。結果をお待ちください",
+    "input.bad_request": "入力を受け付けられませんでした",
+    "input.session_expired": "画面を開き直してください（セキュリティ確認に失敗しました）",
+    "era.gannen": "元",
+    "date.format": "{y}年{m}月{d}日",
+    "error.title": "確認できませんでした",
+}
+
+_EN: dict[str, str] = {
+    "lang.switch": "日本語",
+    "app.title": "Identity check",
+    "staff.badge": "Staff mode",
+    "test.banner": "TEST — not a real card verification",
+    "idle.title": "Tap your card",
+    "idle.hint": "Place your My Number card on the reader",
+    "no_reader.title": "No card reader found",
+    "no_reader.hint": "Please call a member of staff",
+    "card_present.title": "Checking your card",
+    "keep_still": "Keep the card still",
+    "entry.title.sign_password": "Enter your signature certificate password",
+    "entry.title.auth_pin": "Enter your 4-digit user authentication PIN",
+    "entry.title.input_helper_pin": "Enter your 4-digit card information PIN",
+    "entry.title.match_b": "Enter collation number B (14 digits)",
+    "entry.hint.sign_password": "6–16 capital letters and digits",
+    "entry.hint.auth_pin": "4 digits",
+    "entry.hint.input_helper_pin": "4 digits",
+    "entry.hint.match_b": "Birth date (era YYMMDD) + expiry year + security code",
+    "entry.tries_left": "{n} tries left",
+    "entry.ok": "OK",
+    "entry.clear": "Delete",
+    "entry.cancel": "Cancel",
+    "entry.sending": "Sending…",
+    "last_try.title": "Only one try left",
+    "last_try.body": "If this is wrong the password is locked and must be reset at your "
+    "municipal office. Continue?",
+    "last_try.continue": "Continue (last try)",
+    "confirm_b.title": "Send this number?",
+    "confirm_b.send": "Send",
+    "confirm_b.fix": "Correct it",
+    "reading.title": "Reading",
+    "step.select": "Check the card",
+    "step.read_certificate": "Read the certificate",
+    "step.verify_pin": "Check the password",
+    "step.verify_chain": "Verify the certificate",
+    "step.check_revocation": "Check revocation",
+    "step.possession": "Check the card's signature",
+    "step.read_face": "Read the card face data",
+    "step.verify_record": "Verify the card face signature",
+    "step.other": "Working",
+    "result.title": "Verified",
+    "result.title.unverified": "Read (not verified)",
+    "result.name": "Name",
+    "result.address": "Address",
+    "result.birth": "Date of birth",
+    "result.sex": "Sex",
+    "result.cert_expiry": "Certificate expires",
+    "result.card_expiry": "Card expires",
+    "result.photo": "Photo",
+    "result.name_image": "Name (card face)",
+    "result.address_image": "Address (card face)",
+    "result.substitute": "(some characters replaced by substitutes)",
+    "badge.chain": "Certificate chain verified",
+    "badge.revocation-checked": "Revocation checked",
+    "badge.chain_no_revocation": "Revocation not checked",
+    "badge.possession": "Card possession proven",
+    "badge.record-signature": "Card face signature verified",
+    "badge.not-verified": "Read only — not verified",
+    "unverified.note": "No issuer key is configured, so this card face data is not verified.",
+    "remove.title": "Please remove your card",
+    "remove.hint": "Don't forget your belongings",
+    "done": "Done",
+    "unavailable.title": "Temporarily unavailable",
+    "unavailable.hint": "Please wait. If this continues, call a member of staff",
+    "stale.title": "This screen is out of date",
+    "stale.hint": "Please tap your card again",
+    "input.too_short": "Too short",
+    "input.too_long": "Too long",
+    "input.charset.sign_password": "Use capital letters A–Z and digits only",
+    "input.charset.digits": "Digits only",
+    "input.match_b_length": "Collation number B has 14 digits (you entered {n})",
+    "input.needs_confirmation": "Please confirm the last try first",
+    "input.duplicate": "Already sent. Please wait for the result",
+    "input.bad_request": "The input could not be accepted",
+    "input.session_expired": "Please reload the screen (security check failed)",
+    "era.gannen": "1",
+    "date.format": "{d}/{m}/{y}",
+    "error.title": "Could not verify",
+}
+
+# ErrorCode -> (title, what to do), per language. Codes the catalog does not know fall back
+# to "error.INTERNAL": the UI never invents text from the code itself.
+_ERRORS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "PIN_INVALID": (
+        ("パスワードが違います", "もう一度入力してください。残り {n} 回です。"),
+        ("Wrong password", "Please try again. {n} tries left."),
+    ),
+    "PIN_BLOCKED": (
+        (
+            "パスワードがロックされています",
+            (
+                "お住まいの市区町村の窓口で再設定してください。利用者証明用暗証番号（数字4桁）が"
+                "分かる場合は、スマートフォンアプリを使ってコンビニのキオスク端末でも再設定できます。"
+            ),
+        ),
+        (
+            "The password is locked",
+            (
+                "Reset it at your municipal office. If you know your 4-digit user PIN you can "
+                "also reset it at a convenience-store kiosk using the smartphone app."
+            ),
+        ),
+    ),
+    "PIN_LAST_TRY_NEEDS_CONFIRMATION": (
+        ("あと1回で ロックされます", "係員にご相談ください。"),
+        ("One try left", "Please ask a member of staff."),
+    ),
+    "PIN_FORMAT": (
+        ("入力の形式が違います", "もう一度入力してください。"),
+        ("Wrong format", "Please enter it again."),
+    ),
+    "CARD_REMOVED": (
+        (
+            "カードが途中で離れました",
+            "読み取りが終わるまでカードを動かさず、もう一度かざしてください。",
+        ),
+        (
+            "The card was removed too early",
+            "Tap it again and keep it still until reading is finished.",
+        ),
+    ),
+    "NO_READER": (
+        ("読み取り機が見つかりません", "係員をお呼びください。"),
+        ("No card reader found", "Please call a member of staff."),
+    ),
+    "NO_CARD": (
+        ("カードが見つかりません", "カードをかざしてください。"),
+        ("No card found", "Please tap your card."),
+    ),
+    "UNSUPPORTED_CARD": (
+        ("マイナンバーカードではありません", "マイナンバーカードをかざしてください。"),
+        ("This is not a My Number card", "Please use your My Number card."),
+    ),
+    "NO_SIGN_CERTIFICATE": (
+        (
+            "署名用電子証明書がありません",
+            "このカードでは利用できません（15歳未満の方など）。係員にご相談ください。",
+        ),
+        (
+            "This card has no signature certificate",
+            "It cannot be used here (e.g. under 15). Please ask a member of staff.",
+        ),
+    ),
+    "CERT_EXPIRED": (
+        ("電子証明書の有効期限が切れています", "市区町村の窓口で電子証明書を更新してください。"),
+        ("The certificate has expired", "Renew it at your municipal office."),
+    ),
+    "CERT_NOT_YET_VALID": (
+        ("電子証明書がまだ有効ではありません", "係員にご相談ください。"),
+        ("The certificate is not valid yet", "Please ask a member of staff."),
+    ),
+    "CERT_REVOKED": (
+        ("電子証明書が失効しています", "市区町村の窓口にお問い合わせください。"),
+        ("The certificate has been revoked", "Please contact your municipal office."),
+    ),
+    "CERT_UNTRUSTED": (
+        (
+            "電子証明書を確認できません",
+            "正規のカードではない可能性があります。係員にご相談ください。",
+        ),
+        (
+            "The certificate could not be trusted",
+            "This may not be a genuine card. Please ask a member of staff.",
+        ),
+    ),
+    "CERT_INVALID": (
+        ("電子証明書が正しくありません", "係員にご相談ください。"),
+        ("The certificate is not valid", "Please ask a member of staff."),
+    ),
+    "CERT_MALFORMED": (
+        ("電子証明書を読み取れません", "係員にご相談ください。"),
+        ("The certificate could not be read", "Please ask a member of staff."),
+    ),
+    "REVOCATION_UNAVAILABLE": (
+        ("失効情報を確認できません", "しばらくしてからもう一度お試しください。"),
+        ("Revocation could not be checked", "Please try again later."),
+    ),
+    "POSSESSION_FAILED": (
+        (
+            "カードの確認に失敗しました",
+            "このカードは正規のものと確認できません。係員にご相談ください。",
+        ),
+        (
+            "The card failed the genuineness check",
+            "This card could not be confirmed as genuine. Please ask a member of staff.",
+        ),
+    ),
+    "RECORD_SIGNATURE_INVALID": (
+        ("券面情報が改ざんされています", "係員にご相談ください。"),
+        ("The card face data has been altered", "Please ask a member of staff."),
+    ),
+    "FLOW_DISABLED": (
+        ("この確認方法は使えません", "係員にご相談ください。"),
+        ("This check is not enabled", "Please ask a member of staff."),
+    ),
+    "CARD_ERROR": (
+        ("カードを読み取れませんでした", "カードをかざし直してください。"),
+        ("The card could not be read", "Please tap your card again."),
+    ),
+    "TRANSPORT_ERROR": (
+        ("読み取りに失敗しました", "カードをかざし直してください。"),
+        ("Reading failed", "Please tap your card again."),
+    ),
+    "TIMEOUT": (
+        ("時間切れです", "もう一度カードをかざしてください。"),
+        ("Timed out", "Please tap your card again."),
+    ),
+    "BUSY": (("処理中です", "しばらくお待ちください。"), ("Busy", "Please wait a moment.")),
+    "INTERNAL": (
+        ("エラーが発生しました", "もう一度お試しください。続く場合は係員をお呼びください。"),
+        ("Something went wrong", "Please try again. If it continues, call a member of staff."),
+    ),
+    "STALE_SESSION": (
+        ("画面の情報が古くなっています", "もう一度カードをかざしてください。"),
+        ("This screen is out of date", "Please tap your card again."),
+    ),
+}
+
+
+def catalog(lang: str) -> dict[str, str]:
+    """The full flat catalog for one language (screen keys plus ``error.<CODE>.title/action``)."""
+    base = dict(_JA if lang == "ja" else _EN)
+    idx = 0 if lang == "ja" else 1
+    for code, pair in _ERRORS.items():
+        base[f"error.{code}.title"], base[f"error.{code}.action"] = pair[idx]
+    return base
+
+
+def all_catalogs() -> dict[str, dict[str, str]]:
+    return {lang: catalog(lang) for lang in LANGS}
+
+
+def known_error(code: str) -> str:
+    """The code itself if the catalog has text for it, else ``INTERNAL``."""
+    return code if code in _ERRORS else "INTERNAL"

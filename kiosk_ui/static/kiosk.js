@@ -1,0 +1,293 @@
+// Kiosk screen: renders agent snapshots relayed by the kiosk server over SSE (/events).
+// Plain JS, no framework, no storage: identity data lives only in the DOM while the result
+// screen is shown and is wiped from it as soon as the state leaves "result".
+// All text comes from the message catalogs (kiosk_ui/messages.py); data is set with
+// textContent only, never innerHTML.
+"use strict";
+(function () {
+  var CATALOGS = JSON.parse(document.getElementById("catalogs").textContent);
+  var CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  var WANT_FLOW = document.body.dataset.wantFlow;
+  var lang = "ja";
+  var snap = null;
+  var overlay = null;           // "stale" | "unavailable" | null: set by the kiosk server side
+  var entry = { key: null, value: "", sending: false, confirmed: false, confirmB: false, msg: null };
+  var flowRequested = -1;
+  var SCREENS = ["idle", "no_reader", "card_present", "entry", "lasttry", "confirmb", "reading",
+    "result", "error", "awaiting_removal", "unavailable", "stale"];
+
+  function $(id) { return document.getElementById(id); }
+  function t(key, params) {
+    var s = CATALOGS[lang][key];
+    if (s === undefined) { s = CATALOGS[lang]["error.INTERNAL.title"]; }
+    if (params) { Object.keys(params).forEach(function (k) { s = s.split("{" + k + "}").join(String(params[k])); }); }
+    return s;
+  }
+  function applyI18n() {
+    document.documentElement.lang = lang;
+    document.querySelectorAll("[data-i18n]").forEach(function (el) { el.textContent = t(el.dataset.i18n); });
+  }
+  function show(name) {
+    SCREENS.forEach(function (s) { $("screen-" + s).hidden = (s !== name); });
+    document.body.dataset.screen = name;
+  }
+
+  // ---- posting ------------------------------------------------------------------------
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) { return { status: r.status, body: j }; });
+    }, function () { return { status: 0, body: {} }; });
+  }
+
+  // ---- result helpers -------------------------------------------------------------------
+  function ymd(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");
+    return m ? { y: +m[1], m: +m[2], d: +m[3] } : null;
+  }
+  function fmtDate(d) { return d ? t("date.format", d) : ""; }
+  function jstDate(iso) {
+    var ms = Date.parse(iso || "");
+    if (isNaN(ms)) { return ymd(iso); }
+    var d = new Date(ms + 9 * 3600 * 1000);   // certificate times are UTC; show the JST date
+    return { y: d.getUTCFullYear(), m: d.getUTCMonth() + 1, d: d.getUTCDate() };
+  }
+  function birthText(id) {
+    var g = ymd(id.birth_date);
+    if (!g) { return ""; }
+    var era = id.birth_era;
+    if (era && era.year) {
+      if (lang === "ja") {
+        var y = era.year === 1 ? t("era.gannen") : String(era.year);
+        return era.name_ja + y + "年" + g.m + "月" + g.d + "日（" + fmtDate(g) + "）";
+      }
+      return fmtDate(g) + " (" + era.name_en + " " + era.year + ")";
+    }
+    return fmtDate(g);
+  }
+  function setImg(el, url) {
+    if (typeof url === "string" && url.indexOf("data:image/png;base64,") === 0) { el.src = url; return true; }
+    el.removeAttribute("src");
+    return false;
+  }
+  function clearResult() {
+    ["r-name", "r-address", "r-birth", "r-sex", "r-expiry", "result-title"].forEach(function (i) { $(i).textContent = ""; });
+    $("result-badges").textContent = "";
+    ["result-photo", "r-name-image", "r-address-image"].forEach(function (i) { $(i).removeAttribute("src"); });
+    $("result-photo-box").hidden = true;
+    $("result-images").hidden = true;
+  }
+  function renderResult(res) {
+    var id = res.identity;
+    var face = res.flow === "face";
+    var unverified = face && !id.verified;
+    $("result-title").textContent = t(unverified ? "result.title.unverified" : "result.title");
+    $("result-title").className = unverified ? "warn" : "ok";
+    $("r-name").textContent = id.name || "";
+    $("r-address").textContent = id.address || "";
+    $("r-birth").textContent = birthText(id);
+    $("r-sex").textContent = id.sex ? (lang === "ja" ? id.sex.label_ja : id.sex.label_en) || "" : "";
+    $("r-expiry-label").textContent = t(face ? "result.card_expiry" : "result.cert_expiry");
+    $("r-expiry").textContent = face ? fmtDate(ymd(id.card_expiry)) : fmtDate(jstDate(res.cert_not_after));
+    $("r-substitute").hidden = !id.substitute;
+    var ul = $("result-badges");
+    ul.textContent = "";
+    var badges = res.assurance.slice();
+    if (badges.indexOf("chain") >= 0 && badges.indexOf("revocation-checked") < 0) { badges.push("chain_no_revocation"); }
+    if (unverified && badges.indexOf("not-verified") < 0) { badges.push("not-verified"); }
+    badges.forEach(function (b) {
+      var li = document.createElement("li");
+      li.textContent = t("badge." + b);
+      li.className = (b === "not-verified" || b === "chain_no_revocation") ? "badge muted" : "badge";
+      li.dataset.badge = b;
+      ul.appendChild(li);
+    });
+    $("result-unverified").hidden = !unverified;
+    $("result-photo-box").hidden = !(face && setImg($("result-photo"), id.photo));
+    var a = face && setImg($("r-name-image"), id.name_image);
+    var b2 = face && setImg($("r-address-image"), id.address_image);
+    $("result-images").hidden = !(a || b2);
+  }
+
+  // ---- entry ----------------------------------------------------------------------------
+  var LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  var DIGITS = "1234567890";
+  function buildPad(kind) {
+    var pad = $("pad");
+    if (pad.dataset.kind === kind) { return; }
+    pad.dataset.kind = kind;
+    pad.className = "pad " + (kind === "sign_password" ? "alnum" : "digits");
+    pad.textContent = "";
+    (kind === "sign_password" ? LETTERS : DIGITS).split("").forEach(function (c) {
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "key"; b.textContent = c; b.dataset.key = c;
+      pad.appendChild(b);
+    });
+  }
+  function renderEntryDisplay(kind) {
+    var v = entry.value;
+    var shown = kind === "match_b" ? v.replace(/^(\d{0,6})(\d{0,4})(\d{0,4})$/, "$1 $2 $3").trim()
+      : new Array(v.length + 1).join("●");
+    $("entry-display").textContent = shown || "\u00a0";
+    $("entry-ok").disabled = entry.sending || v.length === 0;
+  }
+  function entryMessage(key, params) {
+    var el = $("entry-error");
+    if (!key) { el.hidden = true; el.textContent = ""; return; }
+    el.textContent = t(key, params); el.hidden = false;
+  }
+  function typeChar(c) {
+    var cred = snap && snap.credential;
+    if (!cred || entry.sending) { return; }
+    if (entry.value.length >= cred.max_length) { return; }
+    entry.value += c; entry.msg = null; entryMessage(null);
+    renderEntryDisplay(cred.kind);
+  }
+  function backspace() {
+    if (entry.sending || !snap || !snap.credential) { return; }
+    entry.value = entry.value.slice(0, -1);
+    renderEntryDisplay(snap.credential.kind);
+  }
+  function submit() {
+    var cred = snap && snap.credential;
+    if (!cred || entry.sending || !entry.value) { return; }
+    if (cred.kind === "match_b" && !entry.confirmB) {
+      if (entry.value.length !== 14) { entry.msg = ["input.match_b_length", { n: entry.value.length }]; render(); return; }
+      entry.confirmB = true; render(); return;
+    }
+    entry.sending = true;
+    $("entry-ok").disabled = true; $("confirmb-send").disabled = true;
+    var body = { session_id: snap.session_id, seq: snap.seq, credential: entry.value,
+      confirm_last_try: !!(cred.needs_confirmation && entry.confirmed) };
+    entry.value = "";            // the credential does not stay in page memory once sent
+    post("/api/credential", body).then(function (r) {
+      if (r.status === 202) { return; }   // the next snapshot moves the screen on
+      entry.sending = false; entry.confirmB = false;
+      var code = r.body.code;
+      if (code === "STALE_SESSION" || code === "CSRF") {
+        overlay = "stale";
+        $("stale-title").textContent = t(code === "CSRF" ? "input.session_expired" : "stale.title");
+        render(); return;
+      }
+      if (r.status === 0 || code === "UNAVAILABLE") { overlay = "unavailable"; render(); return; }
+      entry.msg = [r.body.message_key || ("error." + (code || "INTERNAL") + ".title"), r.body.params || {}];
+      if (code === "DUPLICATE" || code === "BUSY") { entry.sending = true; }
+      render();
+    });
+  }
+  function cancelSession() {
+    if (snap && snap.session_id) { post("/api/cancel", { session_id: snap.session_id }); }
+  }
+  function renderEntry() {
+    var cred = snap.credential;
+    var key = snap.session_id + "/" + snap.seq;
+    if (entry.key !== key) {
+      var sameSession = entry.key && entry.key.split("/")[0] === snap.session_id;
+      entry = { key: key, value: "", sending: false, confirmed: sameSession && entry.confirmed,
+        confirmB: false, msg: null };
+    }
+    if (cred.needs_confirmation && !entry.confirmed) { show("lasttry"); return; }
+    if (entry.confirmB) {
+      $("confirmb-number").textContent = entry.value.replace(/^(\d{6})(\d{4})(\d{4})$/, "$1 $2 $3");
+      $("confirmb-send").disabled = entry.sending;
+      show("confirmb"); return;
+    }
+    buildPad(cred.kind);
+    $("entry-title").textContent = t("entry.title." + cred.kind);
+    $("entry-hint").textContent = t("entry.hint." + cred.kind);
+    $("entry-tries").textContent = cred.tries_left != null ? t("entry.tries_left", { n: cred.tries_left }) : "";
+    $("entry-tries").className = "tries" + (cred.tries_left != null && cred.tries_left <= 2 ? " low" : "");
+    if (entry.msg) { entryMessage(entry.msg[0], entry.msg[1]); }
+    else if (snap.error) {
+      entryMessage("error." + snap.error.code + ".action", { n: snap.error.tries_left != null ? snap.error.tries_left : cred.tries_left });
+      $("entry-error").textContent = t("error." + snap.error.code + ".title") + " — " + $("entry-error").textContent;
+    } else { entryMessage(null); }
+    renderEntryDisplay(cred.kind);
+    show("entry");
+  }
+
+  // ---- main render ----------------------------------------------------------------------
+  function render() {
+    if (!snap) { return; }
+    $("test-banner").hidden = !snap.test_trust;
+    document.body.classList.toggle("test-trust", !!snap.test_trust);
+    if (snap.state !== "result") { clearResult(); }
+    if (overlay) { show(overlay); return; }
+    if (WANT_FLOW && snap.flow && snap.flow !== WANT_FLOW && flowRequested !== snap.seq &&
+        (snap.state === "idle" || snap.state === "awaiting_credential")) {
+      flowRequested = snap.seq;
+      post("/api/flow", { flow: WANT_FLOW });
+    }
+    var st = snap.state;
+    if (st === "awaiting_credential" && snap.credential) { renderEntry(); return; }
+    if (st === "reading") {
+      var ol = $("steps"); ol.textContent = "";
+      snap.steps.forEach(function (s) {
+        var li = document.createElement("li");
+        var k = "step." + s.name;
+        li.textContent = CATALOGS[lang][k] !== undefined ? t(k) : t("step.other");
+        li.className = "step " + s.status;
+        ol.appendChild(li);
+      });
+      show("reading"); return;
+    }
+    if (st === "result" && snap.result) { renderResult(snap.result); show("result"); return; }
+    if (st === "result" || st === "error") {
+      var code = snap.error ? snap.error.code : "INTERNAL";
+      $("error-title").textContent = t("error." + code + ".title");
+      $("error-action").textContent = t("error." + code + ".action", { n: snap.error && snap.error.tries_left });
+      document.body.dataset.error = code;
+      show("error"); return;
+    }
+    if (SCREENS.indexOf(st) >= 0) { show(st); } else { show("idle"); }
+  }
+
+  function onSnapshot(ev) {
+    var next = JSON.parse(ev.data);
+    // A restarted agent starts its sequence again: a new lower seq means a new agent, and the
+    // screen simply follows it (a stale entry form is replaced, never re-submitted).
+    if (overlay === "stale" && next.state !== (snap && snap.state)) { overlay = null; }
+    if (overlay === "unavailable") { overlay = null; }
+    snap = next;
+    document.body.dataset.seq = String(snap.seq);
+    render();
+  }
+
+  function connect() {
+    var es = new EventSource("/events");
+    es.addEventListener("snapshot", onSnapshot);
+    es.addEventListener("unavailable", function () { overlay = "unavailable"; render(); if (!snap) { show("unavailable"); } });
+    es.onerror = function () {
+      setTimeout(function () { if (es.readyState !== 1) { overlay = "unavailable"; render(); if (!snap) { show("unavailable"); } } }, 2500);
+    };
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    applyI18n();
+    $("lang").addEventListener("click", function () { lang = lang === "ja" ? "en" : "ja"; applyI18n(); render(); });
+    $("pad").addEventListener("click", function (e) { var k = e.target.dataset && e.target.dataset.key; if (k) { typeChar(k); } });
+    $("entry-clear").addEventListener("click", backspace);
+    $("entry-ok").addEventListener("click", submit);
+    $("entry-cancel").addEventListener("click", cancelSession);
+    $("lasttry-cancel").addEventListener("click", cancelSession);
+    $("lasttry-continue").addEventListener("click", function () { entry.confirmed = true; render(); });
+    $("confirmb-fix").addEventListener("click", function () { entry.confirmB = false; render(); });
+    $("confirmb-send").addEventListener("click", submit);
+    $("result-done").addEventListener("click", cancelSession);
+    $("error-done").addEventListener("click", cancelSession);
+    document.addEventListener("keydown", function (e) {
+      if (!snap || snap.state !== "awaiting_credential" || document.body.dataset.screen !== "entry") { return; }
+      if (e.key === "Enter") { submit(); e.preventDefault(); return; }
+      if (e.key === "Backspace") { backspace(); e.preventDefault(); return; }
+      if (e.key.length === 1) {
+        var c = e.key.toUpperCase();
+        var allowed = snap.credential.kind === "sign_password" ? LETTERS : DIGITS;
+        if (allowed.indexOf(c) >= 0) { typeChar(c); e.preventDefault(); }
+      }
+    });
+    connect();
+  });
+})();

@@ -1,0 +1,151 @@
+"""Turn an agent ``Snapshot`` into the minimal JSON view the browser renders.
+
+Only what a screen shows crosses to the browser: no free-text error messages, no certificate
+serials, no My Number in clear (masked to its last four digits; the ``number`` flow is
+opt-in, design §2). The chip's face photo (JPEG 2000, card-protocol.md §9.1) is converted to
+PNG here, in memory, with Pillow, and handed over as a ``data:`` URL that the CSP allows
+(``img-src 'self' data:``); nothing is ever written to disk. Name/address images are
+re-encoded the same way so that the browser only ever decodes a PNG we produced.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import re
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from kiosk_ui.agent_client import Snapshot
+from kiosk_ui.messages import known_error
+
+log = logging.getLogger(__name__)
+
+MAX_IMAGE_B64 = 2 * 1024 * 1024
+MAX_PIXELS = 4_000_000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_ASSURANCE = frozenset(
+    {"chain", "revocation-checked", "possession", "record-signature", "not-verified"}
+)
+
+
+def image_to_png_data_url(b64: object) -> str | None:
+    """Decode a base64 image (JPEG 2000 or PNG from the chip) and return a PNG data: URL."""
+    if not isinstance(b64, str) or not b64 or len(b64) > MAX_IMAGE_B64:
+        return None
+    try:
+        raw = base64.b64decode(b64, validate=True)
+        with Image.open(io.BytesIO(raw)) as im:
+            if im.width * im.height > MAX_PIXELS:
+                return None
+            im.load()
+            rgb = im.convert("RGB") if im.mode not in ("RGB", "L", "1") else im
+            out = io.BytesIO()
+            rgb.save(out, format="PNG")
+    except (
+        binascii.Error,
+        ValueError,
+        OSError,
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+    ):
+        log.warning("card image could not be converted")
+        return None
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _s(v: object, limit: int = 512) -> str | None:
+    return v[:limit] if isinstance(v, str) else None
+
+
+def _identity(ident: dict[str, Any], flow: str) -> dict[str, Any]:
+    era = ident.get("birth_era") if isinstance(ident.get("birth_era"), dict) else None
+    sex = ident.get("sex") if isinstance(ident.get("sex"), dict) else None
+    birth = _s(ident.get("birth_date"), 10)
+    out: dict[str, Any] = {
+        "name": _s(ident.get("name")),
+        "address": _s(ident.get("address"), 1024),
+        "birth_date": birth if birth and _DATE.match(birth) else None,
+        "birth_era": None,
+        "sex": None,
+        "substitute": bool(
+            (_s(ident.get("name_substitute")) or "").strip("0 ")
+            or (_s(ident.get("address_substitute")) or "").strip("0 ")
+        ),
+    }
+    if era:
+        year = era.get("year")
+        out["birth_era"] = {
+            "name_ja": _s(era.get("name_ja"), 8),
+            "name_en": _s(era.get("name_en"), 16),
+            "year": year if isinstance(year, int) and not isinstance(year, bool) else None,
+        }
+    if sex:
+        out["sex"] = {
+            "label_ja": _s(sex.get("label_ja"), 16),
+            "label_en": _s(sex.get("label_en"), 16),
+        }
+    if flow == "face":
+        out["photo"] = image_to_png_data_url(ident.get("photo_jp2_b64"))
+        out["name_image"] = image_to_png_data_url(ident.get("name_png_b64"))
+        out["address_image"] = image_to_png_data_url(ident.get("address_png_b64"))
+        out["card_expiry"] = _s(ident.get("card_expiry"), 32)
+        out["verified"] = ident.get("verified") is True
+    number = _s(ident.get("my_number"), 12)
+    if number:
+        out["my_number_masked"] = "•••• •••• " + number[-4:]
+    return out
+
+
+def view(snap: Snapshot) -> dict[str, Any]:
+    """The browser-side view of one snapshot (safe to JSON-encode and send)."""
+    cred = snap.credential
+    v: dict[str, Any] = {
+        "seq": snap.seq,
+        "state": snap.state,
+        "session_id": snap.session_id,
+        "flow": snap.flow,
+        "test_trust": snap.test_trust,
+        "demo": snap.demo,
+        "credential": None,
+        "steps": [{"name": s.name, "status": s.status} for s in snap.steps],
+        "error": None,
+        "result": None,
+    }
+    if cred is not None:
+        v["credential"] = {
+            "kind": cred.kind,
+            "tries_left": cred.tries_left,
+            "max_tries": cred.max_tries,
+            "needs_confirmation": cred.needs_confirmation,
+            "min_length": cred.min_length,
+            "max_length": cred.max_length,
+        }
+    if snap.error is not None:
+        v["error"] = {"code": known_error(snap.error.code), "tries_left": snap.error.tries_left}
+    verdict = snap.verdict
+    if isinstance(verdict, dict):
+        flow = _s(verdict.get("flow"), 16) or (snap.flow or "")
+        err = verdict.get("error") if isinstance(verdict.get("error"), dict) else None
+        if err is not None and v["error"] is None:
+            tl = err.get("tries_left")
+            v["error"] = {
+                "code": known_error(str(err.get("code", "INTERNAL"))[:64]),
+                "tries_left": tl if isinstance(tl, int) else None,
+            }
+        ident = verdict.get("identity")
+        cert = verdict.get("certificate") if isinstance(verdict.get("certificate"), dict) else None
+        assurance = [a for a in (verdict.get("assurance") or []) if a in _ASSURANCE]
+        if verdict.get("ok") is True and isinstance(ident, dict):
+            v["result"] = {
+                "ok": True,
+                "flow": flow,
+                "assurance": assurance,
+                "test_trust": verdict.get("test_trust") is True or snap.test_trust,
+                "identity": _identity(ident, flow),
+                "cert_not_after": _s(cert.get("not_after"), 32) if cert else None,
+            }
+    return v

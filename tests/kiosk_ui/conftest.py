@@ -1,0 +1,31 @@
+"""Fixtures for the kiosk UI tests: a fake agent (unit tests) and the Flask app pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kiosk_ui import create_app
+from tests.kiosk_ui.fake_agent import TOKEN, FakeAgent
+
+
+@pytest.fixture
+def fake_agent() -> Iterator[FakeAgent]:
+    agent = FakeAgent().start()
+    yield agent
+    agent.stop()
+
+
+@pytest.fixture
+def app(fake_agent: FakeAgent) -> Flask:
+    return create_app(
+        {"TESTING": True, "AGENT_URL": fake_agent.url, "AGENT_TOKEN": TOKEN, "DEMO": True}
+    )
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
