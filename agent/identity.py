@@ -121,6 +121,14 @@ def parse_birth_date(value: str) -> tuple[date, BirthEra]:
     raise IdentityError("unknown era code in birth date")
 
 
+def era_for(born: date) -> BirthEra:
+    """Return the era of a Gregorian date (code 0 before Meiji)."""
+    for code, ja, en, start in reversed(ERAS):
+        if born >= start:
+            return BirthEra(code, ja, en, born.year - start.year + 1)
+    return BirthEra(0, None, None, None)
+
+
 def parse_sex(value: str) -> Sex:
     if len(value) != 1 or not value.isascii() or not value.isdigit():
         raise IdentityError("sex is not one digit")

@@ -55,6 +55,10 @@ def urllib_fetcher(url: str, *, body: bytes | None = None,
     return data
 
 
+class RevocationNotApplicable(Exception):
+    """The configured source is for another issuer (e.g. a sign-CA CRL and an auth cert)."""
+
+
 class RevocationKind(StrEnum):
     CRL_FILE = "crl_file"
     CRL_URL = "crl_url"
@@ -101,7 +105,8 @@ def check_crl(crl_der: bytes, cert: cx509.Certificate, issuer: cx509.Certificate
     """Check ``cert`` against ``crl_der`` at ``at``.
 
     :raises CertificateRejectedError: REVOKED when listed (revocation date ≤ at).
-    :raises RevocationUnavailableError: bad/unsigned/foreign/stale CRL.
+    :raises RevocationUnavailableError: bad/unsigned/stale CRL, or same DN but another key.
+    :raises RevocationNotApplicable: the CRL names another issuer.
     """
     try:
         crl = (cx509.load_pem_x509_crl(crl_der) if crl_der.lstrip().startswith(b"-----")
@@ -109,7 +114,8 @@ def check_crl(crl_der: bytes, cert: cx509.Certificate, issuer: cx509.Certificate
     except ValueError as e:
         raise RevocationUnavailableError("CRL does not parse") from e
     if crl.issuer != issuer.subject:
-        raise RevocationUnavailableError("CRL is from another issuer")
+        # Another CA's CRL (same-DN generations are caught by the signature check below).
+        raise RevocationNotApplicable("CRL is from another issuer")
     try:
         ok = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
     except (TypeError, ValueError):

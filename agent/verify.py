@@ -28,7 +28,13 @@ from pyhanko_certvalidator.policy_decl import PKIXValidationParams
 from pyhanko_certvalidator.validate import SUPPORTED_EXTENSIONS
 
 from agent.errors import CertificateRejectedError, PossessionError, RejectReason
-from agent.revocation import Fetcher, RevocationSource, check_revocation, urllib_fetcher
+from agent.revocation import (
+    Fetcher,
+    RevocationNotApplicable,
+    RevocationSource,
+    check_revocation,
+    urllib_fetcher,
+)
 from agent.trust import Purpose, TrustAnchor, TrustStore
 from card.ids import OID_POLICY_AUTH, OID_POLICY_SIGN, OID_POLICY_SIGN_TEST
 
@@ -197,8 +203,11 @@ def validate_certificate(
         raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT, "anchor not in store")
     checked = False
     if revocation is not None:
-        check_revocation(revocation, der, anchor.der, at, fetcher)
-        checked = True
+        try:
+            check_revocation(revocation, der, anchor.der, at, fetcher)
+            checked = True
+        except RevocationNotApplicable:
+            logger.info("revocation source is for another issuer: chain only")
     logger.info("certificate path valid (generation %s, revocation %s)",
                 anchor.generation, "checked" if checked else "not checked")
     return ValidatedCertificate(der, anchor, checked, at)
