@@ -112,7 +112,7 @@ def card_reader(request: pytest.FixtureRequest) -> Iterator[CardReaderFactory]:
         reader = open_reader(f"pcsc:{VPCD_READER}")
 
         def cleanup() -> None:
-            bridge.stop()
+            bridge.remove()
             _wait_presence(reader, False)
 
         cleanups.append(cleanup)

@@ -126,7 +126,14 @@ class PcscConnection(CardConnection):
         except Exception as e:  # pyscard's SWIG layer raises on bad handles
             raise TransportError(f"transmit failed: {e}") from e
         if hresult != self._scard.SCARD_S_SUCCESS:
-            raise _error(self._scard, hresult, "transmit")
+            error = _error(self._scard, hresult, "transmit")
+            if isinstance(error, NoCardError):  # the card was there at connect: it left
+                raise CardRemovedError(str(error)) from None
+            raise error
+        if not response:
+            # vpcd (and some CCID drivers) report a vanished card as an empty answer with
+            # SCARD_S_SUCCESS; pcscd only notices the removal at its next poll.
+            raise CardRemovedError("the reader returned nothing: card removed or link lost")
         if len(response) < 2:
             raise TransportError("reader returned a response shorter than a status word")
         raw = bytes(response)
