@@ -14,6 +14,8 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -31,7 +33,7 @@ from agent.session import (
     SessionController,
     StepCallback,
 )
-from agent.watcher import ReaderWatcher, source_for_locator
+from agent.watcher import ReaderSource, ReaderWatcher, source_for_locator
 from card.transports import CardConnection, Reader
 
 logger = logging.getLogger(__name__)
@@ -86,8 +88,9 @@ class EmulatedDemo:
             out.append({
                 "name": name,
                 "description": getattr(p, "description", ""),
-                # Demo personas are fictional test data; the demo panel shows their credentials.
-                "credentials": _as_dict(creds),
+                # Demo personas are fictional test data; the demo panel shows their credentials
+                # (照合番号A is a My Number, so it stays out).
+                "credentials": {k: v for k, v in _as_dict(creds).items() if k != "match_a"},
             })
         return out
 
@@ -112,6 +115,7 @@ class AgentService:
         *,
         demo_reader: Reader | None = None,
         backend: FlowBackend | None = None,
+        reader_source: ReaderSource | None = None,
         keepalive_s: float = 15.0,
     ) -> None:
         self.config = config
@@ -122,7 +126,10 @@ class AgentService:
         self._backend = backend or CardFlowBackend(config)
         audit_path = config.audit_path
         self.audit = AuditLog(audit_path, load_or_create_key(config.hmac_key_path))
-        if demo_reader is not None:
+        source: ReaderSource
+        if reader_source is not None:
+            source = reader_source
+        elif demo_reader is not None:
             source = lambda: [demo_reader]  # noqa: E731
         else:
             source = source_for_locator(config.reader.locator)
@@ -201,6 +208,20 @@ class AgentService:
         )
 
 
+def _logout(connection: CardConnection, flow: str) -> None:
+    """Re-SELECT the flow's AP: it clears the verified PIN (reference §1), so the card holds
+    no open security state while the session waits for removal."""
+    from card.channel import ApduChannel
+    from card.errors import CardError
+    from card.ids import AID
+
+    aid = {"sign": AID.JPKI, "auth": AID.JPKI, "face": AID.SURFACE}.get(flow, AID.INPUT_HELPER)
+    try:
+        ApduChannel(connection).select_aid(aid)
+    except CardError:
+        pass  # the card is gone or refuses: nothing left to log out of
+
+
 # ---- the seam to agent.flows --------------------------------------------------------------
 
 # flow -> (credential kind, min length, max length, charset) (design §1, reference §5, §7.3).
@@ -215,9 +236,10 @@ CREDENTIAL_SHAPE: dict[str, tuple[str, int, int, str]] = {
 class CardFlowBackend:
     """Identify with ``card.apps`` (SELECT by AID, empty VERIFY) and run ``agent.flows``."""
 
-    def __init__(self, config: AgentConfig) -> None:
+    def __init__(self, config: AgentConfig, *, at: Callable[[], datetime] | None = None) -> None:
         self._config = config
         self._flow_config: Any = None
+        self._at = at  # verification time source; None = now (tests pin it, design §1 "Time")
 
     def identify(self, connection: CardConnection, flow: str) -> CredentialStatus:
         from card.apps.input_helper import InputHelperApp
@@ -263,14 +285,19 @@ class CardFlowBackend:
 
         if self._flow_config is None:
             self._flow_config = self._config.flow_config()
-        verdict = flows.run_flow(
-            flow,
-            connection,
-            credential,
-            config=self._flow_config,
-            confirm_last_try=confirm_last_try,
-            on_step=on_step,
-        )
+        try:
+            verdict = flows.run_flow(
+                flow,
+                connection,
+                credential,
+                at=self._at() if self._at is not None else None,
+                config=self._flow_config,
+                confirm_last_try=confirm_last_try,
+                on_step=on_step,
+            )
+        finally:
+            del credential
+            _logout(connection, flow)
         data = verdict.to_json()
         error = data.get("error") or {}
         return FlowOutcome(

@@ -31,7 +31,8 @@ from card.transports import CardConnection, Reader
 logger = logging.getLogger(__name__)
 
 
-StepCallback = Callable[[str, str], None]  # (step name, "running" | "done" | "failed")
+# (step name, "running" | "done" | "failed", ms or None); may raise to abort the flow.
+StepCallback = Callable[[str, str, float | None], None]
 
 
 @dataclass(slots=True)
@@ -446,7 +447,7 @@ class SessionController:
         reading_deadline = self._clock() + self._config.timeouts.card_s
         stopped: list[str] = []  # why on_step stopped the flow, if it did
 
-        def on_step(name: str, status: str) -> None:
+        def on_step(name: str, status: str, ms: float | None = None) -> None:
             now = self._clock()
             if self._abort.is_set():
                 stopped.append("aborted")
@@ -459,14 +460,15 @@ class SessionController:
                     step_times[name] = now
                     s.steps.append({"name": name, "status": "running", "ms": None})
                 else:
-                    for step in s.steps:
+                    if ms is None:
+                        ms = round((now - step_times.get(name, now)) * 1000, 2)
+                    for step in reversed(s.steps):
                         if step["name"] == name and step["status"] == "running":
                             step["status"] = status
-                            begun = step_times.get(name, now)
-                            step["ms"] = round((now - begun) * 1000, 2)
+                            step["ms"] = float(ms)
                             break
                     else:
-                        s.steps.append({"name": name, "status": status, "ms": None})
+                        s.steps.append({"name": name, "status": status, "ms": float(ms)})
                 self._publish()
 
         callback: StepCallback = on_step

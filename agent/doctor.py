@@ -1,0 +1,101 @@
+"""``myna doctor``: diagnose a kiosk (issue 4 §6): pcscd, readers, trust config, clock, vpcd.
+
+Each check returns a ``Check`` (ok / warn / fail with a one-line detail) so the command can print
+them and tests can assert on them. A vsmartcard-vpcd installation on a production kiosk is a loud
+warning: any local program could then present a virtual card to pcscd (test-stack.md). The NFC
+and udev checks are added by the NFC work (issue 6).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from agent.config import AgentConfig
+
+VPCD_CONF = "/etc/reader.conf.d/vpcd"
+VPCD_DRIVER_GLOBS = (
+    "/usr/lib/pcsc/drivers/*/libifdvpcd.so*",
+    "/usr/local/lib/pcsc/drivers/*/libifdvpcd.so*",
+)
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+def check_pcscd() -> tuple[Check, list[str]]:
+    """pcscd reachable, and the reader names it lists."""
+    from card.errors import CardError
+
+    try:
+        from card.transports.pcsc import list_pcsc_readers
+
+        names = [r.name for r in list_pcsc_readers()]
+    except ModuleNotFoundError as e:
+        return Check("pcscd", Status.FAIL, f"PC/SC support not installed ({e.name})"), []
+    except CardError as e:
+        return Check("pcscd", Status.FAIL, f"pcscd not reachable: {e}"), []
+    return Check("pcscd", Status.OK, "pcscd answered"), names
+
+
+def check_readers(names: list[str]) -> Check:
+    if not names:
+        return Check("readers", Status.WARN, "no PC/SC reader attached")
+    return Check("readers", Status.OK, f"{len(names)} reader(s): {', '.join(names)}")
+
+
+def check_trust(config: AgentConfig) -> Check:
+    """Build the flows' configuration (loads roots, CRL, CVC keys) and report its mode."""
+    try:
+        config.flow_config()
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("agent"):
+            return Check("trust", Status.WARN, "verification flows not installed")
+        raise
+    except Exception as e:  # noqa: BLE001 - report any configuration failure as one line
+        return Check("trust", Status.FAIL, f"trust configuration does not load: {e}")
+    if config.test_trust:
+        return Check("trust", Status.WARN,
+                     f"TEST trust (mode={config.trust.mode}): results are marked TEST")
+    return Check("trust", Status.OK, "J-LIS roots pinned")
+
+
+def check_clock(now: dt.datetime | None = None) -> Check:
+    now = now or dt.datetime.now(dt.UTC)
+    if now.year < 2025:
+        return Check("clock", Status.FAIL,
+                     f"system clock says {now:%Y-%m-%d}: certificate checks would be wrong")
+    return Check("clock", Status.OK, f"{now:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def check_vpcd(exists: Callable[[str], bool] = os.path.exists,
+               globber: Callable[[str], list[str]] = glob.glob) -> Check:
+    found = [VPCD_CONF] if exists(VPCD_CONF) else []
+    for pattern in VPCD_DRIVER_GLOBS:
+        found.extend(globber(pattern))
+    if found:
+        return Check(
+            "vpcd", Status.WARN,
+            "!!! vsmartcard-vpcd is installed (" + ", ".join(sorted(set(found))) + "): any local "
+            "program can present a VIRTUAL card to pcscd. Remove it on a production kiosk. !!!",
+        )
+    return Check("vpcd", Status.OK, "no virtual reader driver installed")
+
+
+def run_checks(config: AgentConfig) -> list[Check]:
+    pcscd, names = check_pcscd()
+    return [pcscd, check_readers(names), check_trust(config), check_clock(), check_vpcd()]

@@ -1,0 +1,90 @@
+"""AgentService end to end with the real flows and the in-process emulator (demo reader),
+every persona through every flow over HTTP + SSE."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from test_service_rig import (
+    AT,
+    CREDENTIAL_FOR,
+    Http,
+    SseReader,
+    drive_tap,
+    export_trust_dir,
+    service_config,
+)
+
+from agent.service import AgentService, CardFlowBackend
+from card.emulator import PERSONAS
+from card.transports.emulated import EmulatedReader
+
+FLOWS = ("sign", "auth", "face", "number")
+
+
+@pytest.fixture(scope="module")
+def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_trust_dir(tmp_path_factory.mktemp("trust"))
+
+
+@pytest.fixture
+def demo(tmp_path: Path, trust_dir: Path):
+    config = service_config(tmp_path, trust_dir)
+    reader = EmulatedReader("demo")
+    svc = AgentService(config, demo_reader=reader, backend=CardFlowBackend(config, at=lambda: AT),
+                       keepalive_s=1.0)
+    svc.start()
+    http_ = Http(svc.url, svc.token)
+    sse = SseReader(http_)
+    yield svc, http_, sse
+    sse.close()
+    svc.stop()
+
+
+@pytest.mark.emulator_only
+@pytest.mark.parametrize("persona", sorted(PERSONAS))
+def test_every_persona_every_flow(demo, persona: str):
+    svc, http_, sse = demo
+    p = PERSONAS[persona]
+    start = 0
+    for flow in FLOWS:
+        credential = getattr(p.credentials, CREDENTIAL_FOR[flow])
+        i, final = drive_tap(http_, sse, flow, credential, start,
+                             lambda: http_.call("POST", "/v1/demo/insert", {"persona": persona}))
+        expected = p.outcome(flow)
+        if expected == "ok":
+            assert final["state"] == "result", (flow, final["error"])
+            assert final["verdict"]["ok"] is True
+            assert final["verdict"]["test_trust"] is True
+        else:
+            assert final["state"] == "error", (flow, final["state"])
+            assert final["error"]["code"] == expected, flow
+            assert final["verdict"] is None
+        status, _ = http_.call("POST", "/v1/demo/remove", {})
+        assert status == 200
+        start, idle = sse.wait(lambda s: s["state"] == "idle", start=i + 1)
+        assert idle["verdict"] is None and idle["session_id"] is None
+        start += 1
+    lines = Path(svc.config.log.audit_file).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(FLOWS)
+    for line in lines:
+        record = json.loads(line)
+        assert record["ended_by"] == "card_removed"
+
+
+def test_demo_personas_and_faults_and_audit_key(demo):
+    svc, http_, _sse = demo
+    status, personas = http_.call("GET", "/v1/demo/personas")
+    assert status == 200
+    assert {p["name"] for p in personas} == set(PERSONAS)
+    assert all("match_a" not in p["credentials"] for p in personas)
+    status, _ = http_.call("POST", "/v1/demo/insert", {"persona": "nobody"})
+    assert status == 400
+    status, _ = http_.call("POST", "/v1/demo/fault", {"remove_after_apdus": -1})
+    assert status == 400
+    key = Path(svc.config.log.hmac_key_file)
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
