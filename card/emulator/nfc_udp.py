@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol, Self
 
+from card.emulator.faults import CardPulled
+
 log = logging.getLogger(__name__)
 
 # SENSB_RES = 50 | PUPI(4) | application data(4) | protocol info(3) (ISO/IEC 14443-3 §7.9).
@@ -81,18 +83,6 @@ class LinkStats:
     wtx: int = 0
     activations: int = 0
     frames: list[tuple[str, int]] = field(default_factory=list)
-
-
-def _card_pulled_type() -> type[BaseException]:
-    # The emulator package exports CardPulled; looked up lazily so this module imports alone.
-    from card import emulator
-
-    pulled = getattr(emulator, "CardPulled", None)
-    return pulled if isinstance(pulled, type) else _NeverRaised
-
-
-class _NeverRaised(Exception):
-    pass
 
 
 class NfcUdpCard:
@@ -355,7 +345,7 @@ class NfcUdpCard:
             self.stats.frames.append(("pcd", 2))
             wait = wtxm * self.fwt / 2
         if failure:
-            if isinstance(failure[0], _card_pulled_type()):
+            if isinstance(failure[0], CardPulled):
                 log.info("nfc-udp card: the card was pulled by a fault")
                 self.remove()
                 return None

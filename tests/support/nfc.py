@@ -4,14 +4,15 @@
 ISO/IEC 14443-B card on a free UDP port and yields ``(NfcReader, NfcUdpCard)``;
 ``nfc_persona_reader(persona)`` does the same for a ``VirtualMynaCard`` and yields
 ``(NfcReader, VirtualMynaCard)``, the shape of the ``card_reader`` fixture's other backends.
-``ScriptedCard`` is a small card for link tests.
+``open_nfc_backend(card)`` is the same without a context manager, for fixture factories such as
+``card_reader`` in tests/conftest.py. ``ScriptedCard`` is a small card for link tests.
 """
 
 from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,6 +39,18 @@ def nfc_card_reader(
     finally:
         reader.close()
         bridge.stop()
+
+
+def open_nfc_backend(card: CardLike, **reader_options: Any) -> tuple[NfcReader, Callable[[], None]]:
+    """Non-context form for fixture factories: ``reader, cleanup = open_nfc_backend(card)``."""
+    bridge = NfcUdpCard(card, "127.0.0.1", 0).start()
+    reader = NfcReader(f"nfc:udp:127.0.0.1:{bridge.port}", **reader_options)
+
+    def cleanup() -> None:
+        reader.close()
+        bridge.stop()
+
+    return reader, cleanup
 
 
 @contextmanager
