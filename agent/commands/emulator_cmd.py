@@ -101,9 +101,12 @@ def _run_vpcd(args: argparse.Namespace) -> int:
     try:
         while not stop.is_set():
             bridge.start()
-            if not bridge.wait_connected(args.connect_timeout + 1):
-                sys.stderr.write(f"vpcd at {host}:{port} did not accept the card\n")
-                return 1
+            while not bridge.wait_connected(0.2):
+                if stop.is_set():
+                    return 0
+                if not bridge.running:
+                    sys.stderr.write(f"vpcd at {host}:{port} did not accept the card\n")
+                    return 1
             while bridge.running and not stop.is_set():
                 stop.wait(0.2)
             if not stop.is_set():
