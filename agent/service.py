@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from agent.api import DemoControl, create_api
 from agent.audit import AuditLog, load_or_create_key
@@ -37,6 +37,16 @@ from agent.watcher import ReaderSource, ReaderWatcher, source_for_locator
 from card.transports import CardConnection, Reader
 
 logger = logging.getLogger(__name__)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request lines at DEBUG on our logger instead of werkzeug's coloured INFO lines."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("%s %s -> %s", self.command, self.path.split("?", 1)[0], code)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        logger.debug("http: " + format, *args)
 
 
 def write_token_file(path: Path, token: str) -> None:
@@ -155,7 +165,7 @@ class AgentService:
     def start(self) -> AgentService:
         write_token_file(self.token_file, self.token)
         self._server = make_server(self.config.api.host, self.config.api.port, self.app,
-                                   threaded=True)
+                                   threaded=True, request_handler=_QuietHandler)
         self._server.daemon_threads = True
         self._server_thread = threading.Thread(target=self._server.serve_forever,
                                                name="myna-api", daemon=True)
