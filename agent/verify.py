@@ -150,10 +150,13 @@ def validate_certificate(
     if bc is not None and bc["ca"].native:
         raise CertificateRejectedError(RejectReason.BASIC_CONSTRAINTS,
                                        "end-entity certificate claims to be a CA")
+    # keyUsage before policy, so a certificate of the other purpose reports KEY_USAGE.
+    ku = cert.key_usage_value
+    if ku is None or not KEY_USAGE[purpose] <= set(ku.native):
+        raise CertificateRejectedError(RejectReason.KEY_USAGE,
+                                       "key usage does not allow this purpose")
     production, test_only = POLICIES[purpose]
     accepted = production | (test_only if store.test_trust else frozenset())
-    if not (_policy_oids(cert) & accepted):
-        raise CertificateRejectedError(RejectReason.POLICY, "certificate policy not accepted")
     anchors = [a for a in store.anchors if a.purpose in (None, purpose)]
     if not anchors:
         raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT, "no trust anchor configured")
@@ -197,6 +200,10 @@ def validate_certificate(
     except (ValueError, TypeError, KeyError) as e:
         raise CertificateRejectedError(RejectReason.MALFORMED, "certificate not processable") \
             from e
+    # Policy after the path, so an untrusted certificate reports the trust failure first;
+    # certvalidator already processed policies with initial_explicit_policy (RFC 5280 §6.1).
+    if not (_policy_oids(cert) & accepted):
+        raise CertificateRejectedError(RejectReason.POLICY, "certificate policy not accepted")
     root = path.trust_anchor.authority.certificate  # type: ignore[attr-defined]
     anchor = store.anchor_for(root.dump())
     if anchor is None:  # cannot happen: the context held only store anchors

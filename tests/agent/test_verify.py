@@ -114,6 +114,8 @@ def test_auth_purpose_needs_auth_policy_and_digital_signature():
     ee = make_ee(root, purpose="auth", policy=POLICY_AUTH)
     validate_certificate(ee, store_of(root), purpose=Purpose.AUTH, at=AT)
     e = reject(ee, store_of(root), purpose=Purpose.SIGN)
+    assert e.reason is RejectReason.KEY_USAGE
+    e = reject(make_ee(root, policy=POLICY_AUTH), store_of(root), purpose=Purpose.SIGN)
     assert e.reason is RejectReason.POLICY
 
 
