@@ -28,17 +28,25 @@ MATRIX = [
 def _secret(card: VirtualMynaCard, ap: str, ief: int) -> str:
     c = card.persona.credentials
     table = {
-        (JPKI, 0x1B): c.sign_password, (JPKI, 0x18): c.auth_pin,
-        (HELPER, 0x11): c.input_helper_pin, (HELPER, 0x14): c.match_a, (HELPER, 0x15): c.match_b,
-        (SURFACE, 0x11): c.birth_key, (SURFACE, 0x12): c.match_b, (SURFACE, 0x13): c.match_a,
+        (JPKI, 0x1B): c.sign_password,
+        (JPKI, 0x18): c.auth_pin,
+        (HELPER, 0x11): c.input_helper_pin,
+        (HELPER, 0x14): c.match_a,
+        (HELPER, 0x15): c.match_b,
+        (SURFACE, 0x11): c.birth_key,
+        (SURFACE, 0x12): c.match_b,
+        (SURFACE, 0x13): c.match_a,
     }
     return table[(ap, ief)]
 
 
 @pytest.mark.parametrize(
-    ("ap", "ief", "readable"), MATRIX,
-    ids=[f"{['jpki', 'helper', 'surface'][[JPKI, HELPER, SURFACE].index(a)]}-{i or 'free'}"
-         for a, i, _ in MATRIX],
+    ("ap", "ief", "readable"),
+    MATRIX,
+    ids=[
+        f"{['jpki', 'helper', 'surface'][[JPKI, HELPER, SURFACE].index(a)]}-{i or 'free'}"
+        for a, i, _ in MATRIX
+    ],
 )
 def test_access(card: VirtualMynaCard, ap: str, ief: int | None, readable: dict[int, bool]) -> None:
     select_ap(card, ap)

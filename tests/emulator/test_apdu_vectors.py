@@ -72,15 +72,30 @@ VECTORS = [
     ("get-data-in-ap", [SEL_JPKI], "00 CA 00 F0 00", "6A 88", 0),
     ("get-data-after-isd", [f"00 A4 04 0C 07 {ISD}"], "00 CA 00 F2 08", "90 00", 8),
     ("last-command", [], "80 FC 00 00", "67 00", 0),
-    ("read-record-common", ["00 A4 04 0C 0A D3 92 10 00 31 00 01 01 01 00", "00 A4 02 0C 02 00 01"],
-     "00 B2 01 04 00", "90 00", 30),
-    ("internal-auth-common", ["00 A4 04 0C 0A D3 92 10 00 31 00 01 01 01 00"],
-     "00 88 00 99 04 01 02 03 04 00", "90 00", 256),
+    (
+        "read-record-common",
+        ["00 A4 04 0C 0A D3 92 10 00 31 00 01 01 01 00", "00 A4 02 0C 02 00 01"],
+        "00 B2 01 04 00",
+        "90 00",
+        30,
+    ),
+    (
+        "internal-auth-common",
+        ["00 A4 04 0C 0A D3 92 10 00 31 00 01 01 01 00"],
+        "00 88 00 99 04 01 02 03 04 00",
+        "90 00",
+        256,
+    ),
     ("internal-auth-surface", [SEL_SURFACE], "00 88 00 9A 04 01 02 03 04 00", "69 85", 0),
     ("set-session-key-surface", [SEL_SURFACE], "80 AE 00 00 02 01 02", "66 F1", 0),
     ("set-session-key-helper-no-pin", [SEL_HELPER], "80 AE 00 00 02 01 02", "69 82", 0),
-    ("my-number-size", [SEL_HELPER, "00 20 00 91 04 31 32 33 34", "00 A4 02 0C 02 00 01"],
-     "00 B0 00 00 00", "90 00", 17),
+    (
+        "my-number-size",
+        [SEL_HELPER, "00 20 00 91 04 31 32 33 34", "00 A4 02 0C 02 00 01"],
+        "00 B0 00 00 00",
+        "90 00",
+        17,
+    ),
 ]
 
 
