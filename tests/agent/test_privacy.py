@@ -1,0 +1,141 @@
+"""Privacy (design §2, issue 4 §4): every log record at every level (TRAFFIC included) and the
+audit file of a run over every persona and every flow carry no name, address, birth date,
+PIN, password, 照合番号B or My Number."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from pathlib import Path
+
+import pytest
+from test_service_rig import (
+    AT,
+    CREDENTIAL_FOR,
+    Http,
+    SseReader,
+    drive_tap,
+    export_trust_dir,
+    service_config,
+)
+
+from agent.logging import TRAFFIC, redact
+from agent.service import AgentService, CardFlowBackend
+from card.emulator import PERSONAS
+from card.transports.emulated import EmulatedReader
+
+FLOWS = ("sign", "auth", "face", "number")
+
+
+class Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=1)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"{record.name} {record.levelname} {record.getMessage()}"
+        if record.exc_info:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        self.lines.append(text)
+
+
+def _forbidden(persona) -> list[tuple[str, re.Pattern[str]]]:
+    ident, cred = persona.identity, persona.credentials
+    out: list[tuple[str, str]] = []
+    for label, value in (("name", ident.name), ("address", ident.address)):
+        out.append((label, re.escape(value)))
+        compact = re.sub(r"\s|\u3000", "", value)
+        if len(compact) >= 4:
+            out.append((label, re.escape(compact)))
+        for part in re.split(r"[\s\u3000]+", value):
+            if len(part) >= 2:  # any word of the name/address on its own
+                out.append((label, re.escape(part)))
+    b = ident.birth_date
+    out += [("birth", f"{b:%Y-%m-%d}"), ("birth", f"{b:%Y%m%d}"),
+            ("birth", rf"(?<!\d){ident.printed_birth_yymmdd}(?!\d)")]
+    out += [("my_number", ident.my_number), ("match_b", cred.match_b)]
+    for label in ("auth_pin", "sign_password", "input_helper_pin"):
+        secret = getattr(cred, label)
+        out.append((label, rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])"))
+        # the same secret as it would appear in a hex APDU dump
+        hexed = secret.encode().hex()
+        out.append((label, "(?i)" + hexed))
+        out.append((label, "(?i)" + " ".join(hexed[i:i + 2] for i in range(0, len(hexed), 2))))
+    return [(label, re.compile(p)) for label, p in out]
+
+
+@pytest.fixture(scope="module")
+def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_trust_dir(tmp_path_factory.mktemp("trust"))
+
+
+@pytest.mark.emulator_only
+def test_no_personal_data_in_logs_or_audit(tmp_path: Path, trust_dir: Path):
+    capture = Capture()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(capture)
+    root.setLevel(TRAFFIC)
+    try:
+        config = service_config(tmp_path, trust_dir)
+        svc = AgentService(config, demo_reader=EmulatedReader("demo"),
+                           backend=CardFlowBackend(config, at=lambda: AT))
+        svc.start()
+        http_ = Http(svc.url, svc.token)
+        sse = SseReader(http_)
+        start = 0
+        results = 0
+        try:
+            for name, p in sorted(PERSONAS.items()):
+                for flow in FLOWS:
+                    credential = getattr(p.credentials, CREDENTIAL_FOR[flow])
+                    i, final = drive_tap(
+                        http_, sse, flow, credential, start,
+                        lambda n=name: http_.call("POST", "/v1/demo/insert", {"persona": n}))
+                    results += final["state"] == "result"
+                    # A wrong credential too, so the PIN_INVALID path is logged as well.
+                    http_.call("POST", "/v1/demo/remove", {})
+                    start, _ = sse.wait(lambda s: s["state"] == "idle", start=i + 1)
+                    start += 1
+                http_.call("POST", "/v1/flow", {"flow": "auth"})
+                http_.call("POST", "/v1/demo/insert", {"persona": name})
+                i, snap = sse.wait(lambda s: s["state"] in ("awaiting_credential", "error"),
+                                   start=start)
+                if snap["state"] == "awaiting_credential":
+                    http_.call("POST", "/v1/credential", {"session_id": snap["session_id"],
+                                                          "credential": "9999"})
+                    i, _ = sse.wait(lambda s: s["error"] is not None, start=i + 1)
+                http_.call("POST", "/v1/demo/remove", {})
+                start, _ = sse.wait(lambda s: s["state"] == "idle", start=i + 1)
+                start += 1
+        finally:
+            sse.close()
+            svc.stop()
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(old_level)
+
+    assert results >= 30  # the run really produced identities to leak
+    assert len(capture.lines) > 100  # and really logged (TRAFFIC included)
+    assert any("TRAFFIC" in line for line in capture.lines)
+    audit = Path(config.log.audit_file).read_text(encoding="utf-8")
+    assert audit.count("\n") >= len(PERSONAS) * len(FLOWS)
+    corpus = {"log": "\n".join(capture.lines), "audit": audit}
+    leaks = []
+    for p in PERSONAS.values():
+        for label, pattern in _forbidden(p):
+            for where, text in corpus.items():
+                m = pattern.search(text)
+                if m:
+                    line = text[max(0, m.start() - 80):m.end() + 20]
+                    leaks.append(f"{p.name} {label} in {where}: …{line}…")
+    assert not leaks, "\n".join(leaks[:20])
+
+
+def test_redaction_filter_masks_numbers_and_secrets():
+    assert "123456789018" not in redact("number 123456789018 read")
+    assert "55021720352285" not in redact("b=55021720352285")
+    assert "MYNA2026" not in redact("password=MYNA2026 sent")
+    assert redact("SW 63C2 after 12 ms") == "SW 63C2 after 12 ms"
+    assert redact("cert 0A1B2C3D4E5F60718293A4B5") == "cert 0A1B2C3D4E5F60718293A4B5"
