@@ -25,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         AGENT_TOKEN_FILE="~/.local/state/myna/agent.token",  # noqa: S106 - a path
         AGENT_TOKEN=None,
         DEMO=False,
+        DEMO_PERSONA="yamada-taro",
         SSE_RETRY_MS=1000,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",

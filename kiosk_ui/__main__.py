@@ -23,12 +23,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--demo", action="store_true", help="serve the demo panel at /demo")
+    p.add_argument("--demo-persona", default="yamada-taro", help="persona preselected on /demo")
     args = p.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = create_app(
-        {"AGENT_URL": args.agent_url, "AGENT_TOKEN_FILE": args.token_file, "DEMO": args.demo}
+        {
+            "AGENT_URL": args.agent_url,
+            "AGENT_TOKEN_FILE": args.token_file,
+            "DEMO": args.demo,
+            "DEMO_PERSONA": args.demo_persona,
+        }
     )
     server = make_server(args.host, args.port, app, threaded=True)
     log.warning("kiosk UI on http://%s:%d", args.host, server.server_port)

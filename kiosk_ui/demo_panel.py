@@ -44,7 +44,7 @@ def _relay(method: str, action: str, body: dict[str, Any] | None = None) -> tupl
 
 @bp.get("/")
 def panel() -> str:
-    return render_template("demo.html")
+    return render_template("demo.html", persona=current_app.config["DEMO_PERSONA"])
 
 
 @bp.get("/api/personas")

@@ -28,6 +28,7 @@
       personas.forEach(function (p) {
         var o = document.createElement("option"); o.value = p.name; o.textContent = p.name; $("persona").appendChild(o);
       });
+      if (document.body.dataset.persona) { $("persona").value = document.body.dataset.persona; }
       showPersona();
     }, function () { status("agent not reachable"); });
     $("persona").addEventListener("change", showPersona);

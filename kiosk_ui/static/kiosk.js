@@ -13,6 +13,8 @@
   var overlay = null;           // "stale" | "unavailable" | null: set by the kiosk server side
   var entry = { key: null, value: "", sending: false, confirmed: false, confirmB: false, msg: null };
   var flowRequested = -1;
+  var removedEarly = false;
+  var removedTimer = null;
   var SCREENS = ["idle", "no_reader", "card_present", "entry", "lasttry", "confirmb", "reading",
     "result", "error", "awaiting_removal", "unavailable", "stale"];
 
@@ -93,6 +95,11 @@
     $("r-expiry-label").textContent = t(face ? "result.card_expiry" : "result.cert_expiry");
     $("r-expiry").textContent = face ? fmtDate(ymd(id.card_expiry)) : fmtDate(jstDate(res.cert_not_after));
     $("r-substitute").hidden = !id.substitute;
+    ["r-name", "r-address", "r-birth", "r-sex", "r-expiry"].forEach(function (i) {
+      var empty = !$(i).textContent;
+      $(i).hidden = empty;
+      $(i).previousElementSibling.hidden = empty;
+    });
     var ul = $("result-badges");
     ul.textContent = "";
     var badges = res.assurance.slice();
@@ -242,6 +249,10 @@
       document.body.dataset.error = code;
       show("error"); return;
     }
+    ["idle-notice", "removal-notice"].forEach(function (id) {
+      $(id).textContent = removedEarly ? t("error.CARD_REMOVED.title") + " — " + t("error.CARD_REMOVED.action") : "";
+      $(id).hidden = !removedEarly;
+    });
     if (SCREENS.indexOf(st) >= 0) { show(st); } else { show("idle"); }
   }
 
@@ -251,6 +262,15 @@
     // screen simply follows it (a stale entry form is replaced, never re-submitted).
     if (overlay === "stale" && next.state !== (snap && snap.state)) { overlay = null; }
     if (overlay === "unavailable") { overlay = null; }
+    // The agent purges a session whose card leaves mid-flow and goes straight to idle; the
+    // person still needs to hear that the card left too early (issue 5, failures).
+    var prev = snap ? snap.state : null;
+    var gone = next.state === "idle" || next.state === "awaiting_removal";
+    if (gone && (prev === "reading" || prev === "card_present")) {
+      removedEarly = true;
+      clearTimeout(removedTimer);
+      removedTimer = setTimeout(function () { removedEarly = false; render(); }, 10000);
+    } else if (!gone) { removedEarly = false; }
     snap = next;
     document.body.dataset.seq = String(snap.seq);
     render();

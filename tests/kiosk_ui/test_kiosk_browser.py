@@ -1,0 +1,332 @@
+"""The kiosk in real headless Chromium against the real agent and the in-process emulator.
+
+Same wiring as ``myna demo`` (``agent.demo.demo_agent``: ``AgentService`` + ``EmulatedReader``
+with the emulator's exported test trust), with the kiosk UI served from a thread here so the
+test can reach the virtual card's ``apdu_log``. Screenshots of the main screens go to
+docs/screenshots/ (test-stack.md §8 for the Chromium launch).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.emulator_only,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
+]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+LANDSCAPE = {"width": 1920, "height": 1080}
+PORTRAIT = {"width": 1080, "height": 1920}
+TIMEOUT_MS = 10000
+
+
+@dataclass
+class Stack:
+    agent: Any  # agent.demo.DemoAgent
+    base_url: str
+
+    def insert(self, persona: str) -> Any:
+        self.agent.service.demo.insert(persona)
+        return self.agent.reader.card
+
+    def remove(self) -> None:
+        self.agent.service.demo.remove()
+
+
+def verify_count(card: Any) -> int:
+    """VERIFY commands that carried a credential (the empty VERIFY only reads the counter)."""
+    return sum(1 for a in card.apdu_log if a.command[1:2] == b"\x20" and (a.masked_length or 0) > 0)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def agent_config() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def stack(tmp_path: Path, agent_config: dict[str, Any]) -> Iterator[Stack]:
+    from agent.demo import demo_agent
+    from kiosk_ui import create_app
+
+    with demo_agent(tmp_path, **agent_config) as agent:
+        app = create_app(
+            {"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(agent.config.token_path), "DEMO": True}
+        )
+        srv = make_server("127.0.0.1", 0, app, threaded=True)
+        srv.daemon_threads = True
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        yield Stack(agent, f"http://127.0.0.1:{srv.server_port}")
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def page(browser: Any, stack: Stack) -> Iterator[Any]:
+    ctx = browser.new_context(locale="ja-JP", viewport=LANDSCAPE)
+    pg = ctx.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    external: list[str] = []
+    pg.on(
+        "request",
+        lambda r: None if r.url.startswith((stack.base_url, "data:")) else external.append(r.url),
+    )
+    yield pg
+    ctx.close()
+    assert external == []  # the kiosk never reaches outside its own server
+
+
+def wait_screen(page: Any, name: str) -> None:
+    page.wait_for_function(f"() => document.body.dataset.screen === {name!r}")
+
+
+def type_keys(page: Any, text: str) -> None:
+    for ch in text:
+        page.click(f"#pad [data-key='{ch}']")
+
+
+def open_kiosk(page: Any, stack: Stack, path: str = "/") -> None:
+    page.goto(stack.base_url + path)
+    wait_screen(page, "idle")
+
+
+def enter_password(page: Any, password: str) -> None:
+    wait_screen(page, "entry")
+    type_keys(page, password)
+    page.click("#entry-ok")
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name))
+
+
+def test_happy_sign_flow(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    assert page.text_content("#screen-idle h1") == "カードをかざしてください"
+    shot(page, "idle.png")
+    card = stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    assert "残り 5 回" in page.text_content("#entry-tries")
+    assert page.is_visible("#test-banner")
+    type_keys(page, "MYNA2026")
+    assert page.text_content("#entry-display") == "●" * 8  # never echoed
+    shot(page, "password-entry.png")
+    page.click("#entry-ok")
+    wait_screen(page, "result")
+    assert page.text_content("#r-name") == "山田　太郎"
+    birth = page.text_content("#r-birth")
+    assert "昭和55年2月17日" in birth and "1980年2月17日" in birth
+    assert page.text_content("#r-sex") == "男"
+    assert page.text_content("#r-expiry") == "2030年3月31日"
+    badges = page.eval_on_selector_all("#result-badges li", "els => els.map(e => e.dataset.badge)")
+    assert {"chain", "possession"} <= set(badges)
+    assert page.is_visible("#test-banner") and "テスト" in page.text_content("#test-banner")
+    shot(page, "result.png")
+    page.set_viewport_size(PORTRAIT)
+    shot(page, "result-portrait.png")
+    assert verify_count(card) == 1
+    stack.remove()
+    wait_screen(page, "idle")  # removal clears the screen at once
+    assert "山田" not in page.content()
+
+
+def test_wrong_password_then_right(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    card = stack.insert("yamada-taro")
+    enter_password(page, "WRONG1")
+    page.wait_for_function("() => !document.getElementById('entry-error').hidden")
+    assert "残り 4 回" in page.text_content("#entry-error")
+    assert "残り 4 回" in page.text_content("#entry-tries")
+    shot(page, "wrong-password.png")
+    type_keys(page, "MYNA2026")
+    page.click("#entry-ok")
+    wait_screen(page, "result")
+    assert verify_count(card) == 2
+
+
+def test_one_try_left_needs_confirmation(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    card = stack.insert("sign-pin-1-left")
+    wait_screen(page, "lasttry")
+    assert "あと1回" in page.text_content("#screen-lasttry h1")
+    shot(page, "last-try.png")
+    assert verify_count(card) == 0
+    page.click("#lasttry-continue")
+    enter_password(page, "MYNA2026")
+    wait_screen(page, "result")
+    assert verify_count(card) == 1
+
+
+@pytest.mark.parametrize(
+    ("persona", "password", "title", "action"),
+    [
+        ("sign-pin-blocked", None, "ロックされています", "市区町村"),
+        ("expired-cert", "MYNA2026", "有効期限が切れています", "更新"),
+        ("revoked-cert", "MYNA2026", "失効しています", "市区町村"),
+        ("cloned-card", "MYNA2026", "カードの確認に失敗しました", "正規"),
+        ("unknown-card", None, "マイナンバーカードではありません", "マイナンバーカードをかざして"),
+    ],
+)
+def test_failures_tell_the_person_what_to_do(
+    page: Any, stack: Stack, persona: str, password: str | None, title: str, action: str
+) -> None:
+    open_kiosk(page, stack)
+    stack.insert(persona)
+    if password:
+        enter_password(page, password)
+    wait_screen(page, "error")
+    assert title in page.text_content("#error-title")
+    assert action in page.text_content("#error-action")
+    text = page.inner_text("body")
+    assert not re.search(r"SW|6A82|6984|Traceback|Error\b", text)
+    assert page.text_content("#r-name") == ""
+    if persona == "sign-pin-blocked":
+        assert "コンビニ" in page.text_content("#error-action")
+        shot(page, "error-blocked.png")
+    page.click("#error-done")
+    wait_screen(page, "awaiting_removal")
+    stack.remove()
+    wait_screen(page, "idle")
+
+
+def test_card_removed_mid_read(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    card = stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    stack.agent.service.demo.fault(remove_after_apdus=card._apdus_since_power_on + 4)
+    type_keys(page, "MYNA2026")
+    page.click("#entry-ok")
+    wait_screen(page, "idle")
+    page.wait_for_function("() => !document.getElementById('idle-notice').hidden")
+    assert "途中で離れました" in page.text_content("#idle-notice")
+    assert "山田" not in page.content()
+
+
+@pytest.mark.parametrize("agent_config", [{"result_s": 1.0}])
+def test_result_timeout_purges_identity(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    stack.insert("yamada-taro")
+    enter_password(page, "MYNA2026")
+    wait_screen(page, "result")
+    assert "山田" in page.content()
+    wait_screen(page, "awaiting_removal")
+    html = page.content()
+    assert "山田" not in html and "1980" not in html and "昭和" not in html
+    stack.remove()
+    wait_screen(page, "idle")
+
+
+def test_staff_face_flow_shows_photo(page: Any, stack: Stack) -> None:
+    from card.emulator import PERSONAS
+
+    match_b = PERSONAS["yamada-taro"].credentials.match_b
+    open_kiosk(page, stack, "/staff")
+    card = stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    page.wait_for_function(
+        "() => document.getElementById('entry-title').textContent.includes('照合番号B')"
+    )
+    type_keys(page, match_b[:13])
+    page.click("#entry-ok")  # 13 digits: refused on the page, nothing sent
+    page.wait_for_function("() => !document.getElementById('entry-error').hidden")
+    assert "14桁" in page.text_content("#entry-error")
+    type_keys(page, match_b[13:])
+    page.click("#entry-ok")
+    wait_screen(page, "confirmb")  # explicit confirmation before sending
+    assert page.text_content("#confirmb-number") == f"{match_b[:6]} {match_b[6:10]} {match_b[10:]}"
+    assert verify_count(card) == 0
+    page.click("#confirmb-send")
+    wait_screen(page, "result")
+    page.wait_for_function("() => document.getElementById('result-photo').naturalWidth > 0")
+    assert page.is_visible("#result-photo")
+    assert page.get_attribute("#result-photo", "src").startswith("data:image/png;base64,")
+    assert page.is_visible("#r-name-image") and page.is_visible("#r-address-image")
+    badges = page.eval_on_selector_all("#result-badges li", "els => els.map(e => e.dataset.badge)")
+    assert "record-signature" in badges and "chain" not in badges
+    shot(page, "staff-face-result.png")
+    assert verify_count(card) == 1
+
+
+def test_language_switch(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    page.click("#lang")
+    page.wait_for_function(
+        "() => document.querySelector('#screen-idle h1').textContent === 'Tap your card'"
+    )
+    assert page.evaluate("document.documentElement.lang") == "en"
+    stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    assert "5 tries left" in page.text_content("#entry-tries")
+    page.click("#lang")
+    page.wait_for_function(
+        "() => document.getElementById('entry-tries').textContent.includes('残り 5 回')"
+    )
+
+
+def test_double_submit_and_overlong_password_send_one_verify(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    card = stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    # An overlong password posted straight to the server (the pad stops at 16) is refused.
+    status = page.evaluate(
+        """async () => {
+          const s = await (await fetch('/api/state')).json();
+          const r = await fetch('/api/credential', {method: 'POST', headers: {'Content-Type':
+            'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content},
+            body: JSON.stringify({session_id: s.session_id, seq: s.seq, credential: 'A'.repeat(40)})});
+          return r.status; }"""
+    )
+    assert status == 400
+    type_keys(page, "WRONG1")
+    # Two clicks in the same task: the second must not send the password again.
+    page.evaluate("() => { const b = document.getElementById('entry-ok'); b.click(); b.click(); }")
+    page.wait_for_function("() => !document.getElementById('entry-error').hidden")
+    # The same screen replayed to the server is refused as a duplicate.
+    assert verify_count(card) == 1
+
+
+def test_reload_mid_flow_sends_nothing(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    card = stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    type_keys(page, "MYNA")
+    page.reload()
+    wait_screen(page, "entry")
+    assert page.text_content("#entry-display").strip() == ""
+    assert verify_count(card) == 0
+    page.go_back()
+    page.go_forward()
+    wait_screen(page, "entry")
+    assert verify_count(card) == 0
