@@ -127,9 +127,10 @@ class AgentService:
         backend: FlowBackend | None = None,
         reader_source: ReaderSource | None = None,
         keepalive_s: float = 15.0,
+        hub: EventHub | None = None,
     ) -> None:
         self.config = config
-        self.hub = EventHub()
+        self.hub = hub or EventHub()
         self.token = secrets.token_urlsafe(32)
         self.token_file = config.token_path
         self._demo_reader = demo_reader
