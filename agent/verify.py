@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from asn1crypto import x509
 from cryptography import x509 as cx509
@@ -93,6 +95,16 @@ class ValidatedCertificate:
     @property
     def test_trust(self) -> bool:
         return self.anchor.test_trust
+
+
+def _run_sync(coro: Any) -> Any:
+    """Run certvalidator's coroutine; in a thread when the caller already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def parse_certificate(der: bytes) -> x509.Certificate:
@@ -175,7 +187,7 @@ def validate_certificate(
                                   initial_explicit_policy=True)
     validator = CertificateValidator(cert, validation_context=context, pkix_params=params)
     try:
-        path = asyncio.run(validator.async_validate_usage(KEY_USAGE[purpose]))
+        path = _run_sync(validator.async_validate_usage(KEY_USAGE[purpose]))
     except cv_errors.ExpiredError as e:
         raise CertificateRejectedError(RejectReason.EXPIRED, "certificate expired") from e
     except cv_errors.NotYetValidError as e:

@@ -228,3 +228,14 @@ def test_ocsp_good_and_revoked():
     e = reject(ee_der, store_of(root), revocation=src,
                fetcher=responder(ocsp.OCSPCertStatus.REVOKED))
     assert e.code is ErrorCode.CERT_REVOKED
+
+
+def test_validation_inside_a_running_event_loop():
+    import asyncio
+
+    root = make_root()
+
+    async def inside():
+        return validate_certificate(make_ee(root), store_of(root), purpose=Purpose.SIGN, at=AT)
+
+    assert asyncio.run(inside()).assurance == ["chain"]
