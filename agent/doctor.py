@@ -60,6 +60,14 @@ def check_readers(names: list[str]) -> Check:
 
 def check_trust(config: AgentConfig) -> Check:
     """Build the flows' configuration (loads roots, CRL, CVC keys) and report its mode."""
+    if config.trust.mode == "test":
+        test_dir = os.path.expanduser(config.trust.test_dir)
+        missing = [n for n in ("sign_root.pem", "auth_root.pem")
+                   if not os.path.isfile(os.path.join(test_dir, n))]
+        if missing:
+            return Check("trust", Status.FAIL,
+                         f"trust.test_dir {test_dir} lacks {', '.join(missing)} "
+                         "(myna emulator --export-trust DIR)")
     try:
         config.flow_config()
     except ModuleNotFoundError as e:

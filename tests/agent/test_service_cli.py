@@ -1,0 +1,90 @@
+"""``myna agent`` as a process (token file, health, SIGTERM) and ``myna doctor`` checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from agent.config import AgentConfig
+from agent.doctor import Status, check_clock, check_readers, check_trust, check_vpcd
+
+
+def test_myna_agent_runs_until_sigterm(tmp_path: Path):
+    token_file = tmp_path / "state" / "agent.token"
+    conf = tmp_path / "myna.toml"
+    conf.write_text(
+        '[reader]\nlocator = "emulator:yamada-taro"\n'
+        f'[api]\nport = 0\ntoken_file = "{token_file}"\n'
+        f'[log]\naudit_file = "{tmp_path / "audit.jsonl"}"\n'
+        f'hmac_key_file = "{tmp_path / "audit.key"}"\n',
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "agent.cli", "agent", "--config", str(conf)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert "listening on http://127.0.0.1:" in line, line + (proc.stderr.read()
+                                                                 if proc.stderr else "")
+        url = line.split("listening on ", 1)[1].split()[0]
+        token = token_file.read_text().strip()
+        assert token not in line
+        assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+        req = urllib.request.Request(url + "/state",  # noqa: S310 - loopback
+                                     headers={"Authorization": f"Bearer {token}"})
+        deadline = time.monotonic() + 10
+        while True:
+            with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+                snap = json.loads(resp.read())
+            if snap["state"] == "awaiting_credential" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert snap["state"] == "awaiting_credential"  # emulator:yamada-taro holds a card
+        assert snap["credential"]["kind"] == "sign_password"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)  # closes the pipes
+
+
+def test_myna_agent_config_error_names_key(tmp_path: Path):
+    conf = tmp_path / "bad.toml"
+    conf.write_text("[api]\nprot = 1\n", encoding="utf-8")
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "agent.cli", "agent", "--config", str(conf)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert out.returncode == 2
+    assert "api.prot" in out.stderr
+
+
+def test_doctor_checks():
+    assert check_clock(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)).status is Status.FAIL
+    assert check_clock(dt.datetime(2026, 11, 26, tzinfo=dt.UTC)).status is Status.OK
+    assert check_readers([]).status is Status.WARN
+    assert check_readers(["Virtual PCD 00 00"]).status is Status.OK
+    warn = check_vpcd(exists=lambda p: p == "/etc/reader.conf.d/vpcd", globber=lambda p: [])
+    assert warn.status is Status.WARN and "VIRTUAL" in warn.detail
+    assert check_vpcd(exists=lambda p: False, globber=lambda p: []).status is Status.OK
+    assert check_trust(AgentConfig()).status is Status.OK
+
+
+def test_doctor_trust_failure_is_reported(tmp_path: Path):
+    from agent.config import config_from_mapping
+
+    config = config_from_mapping({"trust": {"mode": "test", "test_dir": str(tmp_path / "nope")}})
+    assert check_trust(config).status is Status.FAIL
+    config = config_from_mapping({"trust": {"cvc_issuer_keys": [str(tmp_path / "no.pem")]}})
+    failed = check_trust(config)
+    assert failed.status is Status.FAIL and "does not load" in failed.detail
