@@ -130,12 +130,11 @@ def load_issuer_keys(paths: Iterable[Path | str]) -> tuple[rsa.RSAPublicKey, ...
 
 
 def verify_cvc(cvc: Cvc, issuer_keys: Iterable[rsa.RSAPublicKey]) -> bool:
-    """Return True when one configured issuer key verifies the CVC, False when none is
-    configured or none matches the issuer (→ ``not-verified``).
+    """Return True when one of ``issuer_keys`` verifies the CVC's signature, else False.
 
-    A key whose signature check fails is simply not the issuer; the caller decides that
-    "no configured key verified it" means not-verified rather than forged, because the issuer
-    keys are not published (reference §8.4).
+    The flows read an empty key list as ``not-verified`` (issuer keys are not published,
+    reference §8.4) and a non-empty list that verifies nothing as RECORD_SIGNATURE_INVALID
+    (a card bringing its own CVC).
     """
     for key in issuer_keys:
         try:
