@@ -35,6 +35,7 @@ def demo_config(
     credential_s: float = 30.0,
     result_s: float = 60.0,
     allow_last_try: bool = True,
+    cvc_keys: bool = True,
 ) -> AgentConfig:
     """An agent config for the demo: test trust from ``workdir``, private token/audit files."""
     from card.emulator import export_trust
@@ -53,7 +54,9 @@ def demo_config(
                 "cvc_issuer_keys": [
                     str(trust_dir / "cvc_issuer_surface.pem"),
                     str(trust_dir / "cvc_issuer_input_helper.pem"),
-                ],
+                ]
+                if cvc_keys
+                else [],
             },
             # The demo exists to show every path, including the explicit last-try confirmation.
             "pin": {"allow_last_try": allow_last_try},

@@ -24,6 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         AGENT_URL="http://127.0.0.1:8765",
         AGENT_TOKEN_FILE="~/.local/state/myna/agent.token",  # noqa: S106 - a path
         AGENT_TOKEN=None,
+        UNATTENDED_FLOW="sign",  # the flow the unattended screen asks the agent for (design §1)
         DEMO=False,
         DEMO_PERSONA="yamada-taro",
         SSE_RETRY_MS=1000,

@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Request lines carry no identity (none is ever in a URL) but are noise on a kiosk.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app(
         {
             "AGENT_URL": args.agent_url,

@@ -105,7 +105,7 @@ def _page(mode: str) -> str:
     return render_template(
         "kiosk.html",
         mode=mode,
-        want_flow="face" if mode == "staff" else "sign",
+        want_flow="face" if mode == "staff" else current_app.config["UNATTENDED_FLOW"] or "",
         catalogs=json.dumps(all_catalogs(), ensure_ascii=False),
     )
 

@@ -248,6 +248,23 @@ def test_result_timeout_purges_identity(page: Any, stack: Stack) -> None:
     wait_screen(page, "idle")
 
 
+@pytest.mark.parametrize("agent_config", [{"cvc_keys": False}])
+def test_face_without_issuer_key_says_read_not_verified(page: Any, stack: Stack) -> None:
+    from card.emulator import PERSONAS
+
+    open_kiosk(page, stack, "/staff")
+    stack.insert("yamada-taro")
+    enter_password(page, PERSONAS["yamada-taro"].credentials.match_b)
+    wait_screen(page, "confirmb")
+    page.click("#confirmb-send")
+    wait_screen(page, "result")
+    assert "検証されていません" in page.text_content("#result-title")
+    assert page.is_visible("#result-unverified")
+    badges = page.eval_on_selector_all("#result-badges li", "els => els.map(e => e.dataset.badge)")
+    assert "not-verified" in badges and "record-signature" not in badges
+    shot(page, "staff-face-not-verified.png")
+
+
 def test_staff_face_flow_shows_photo(page: Any, stack: Stack) -> None:
     from card.emulator import PERSONAS
 
@@ -303,9 +320,11 @@ def test_double_submit_and_overlong_password_send_one_verify(page: Any, stack: S
     status = page.evaluate(
         """async () => {
           const s = await (await fetch('/api/state')).json();
-          const r = await fetch('/api/credential', {method: 'POST', headers: {'Content-Type':
-            'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content},
-            body: JSON.stringify({session_id: s.session_id, seq: s.seq, credential: 'A'.repeat(40)})});
+          const tok = document.querySelector('meta[name=csrf-token]').content;
+          const r = await fetch('/api/credential', {method: 'POST',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': tok},
+            body: JSON.stringify({session_id: s.session_id, seq: s.seq,
+                                  credential: 'A'.repeat(40)})});
           return r.status; }"""
     )
     assert status == 400
