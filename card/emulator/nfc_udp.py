@@ -67,6 +67,7 @@ class LinkFaults:
     duplicate_frame: int | None = None  # frame N+1 is sent twice
     garble_frame: int | None = None  # frame N+1 carries an invalid PCB
     wtx_storm: bool = False  # answer every command with S(WTX), forever
+    ignore_attribs: int = 0  # stay silent to this many ATTRIBs (a card at the edge of the field)
 
 
 @dataclass
@@ -180,6 +181,8 @@ class NfcUdpCard:
             except OSError as e:  # the socket closed under us during stop()
                 if not self._stopping.is_set():
                     log.warning("nfc-udp card: send failed: %s", e)
+            except Exception:  # a card bug must not kill the field: stay silent, keep serving
+                log.exception("nfc-udp card: error while answering a frame")
 
     def _recv(self, timeout: float) -> tuple[str, bytes, tuple[str, int]] | None:
         """One datagram, parsed strictly; ``None`` on timeout or a malformed datagram."""
@@ -246,6 +249,9 @@ class NfcUdpCard:
 
     def _on_attrib(self, frame: bytes, addr: tuple[str, int]) -> None:
         if self._state != "ready" or frame[1:5] != self.pupi or addr != self._reader:
+            return
+        if self.faults.ignore_attribs > 0:
+            self.faults.ignore_attribs -= 1
             return
         fsdi = frame[6] & 0x0F  # param 2, low nibble: the reader's maximum frame size
         self._fsd = _FSC_TABLE[min(fsdi, 8)]

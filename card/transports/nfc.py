@@ -28,6 +28,7 @@ SLOW_INS = frozenset({0x2A, 0x88, 0x86, 0x46, 0x47})  # sign, internal auth, key
 SLOW_FRAME_TIMEOUT_S = 3.0
 DEADLINE_S = 5.0
 SLOW_DEADLINE_S = 12.0
+CONNECT_ATTEMPTS = 3
 _MAX_RESPONSE = 65_536 + 2  # extended Le maximum plus SW
 _PATH_USB = re.compile(r"usb(?::[0-9a-fA-F]{4}:[0-9a-fA-F]{4})?")
 _PATH_UDP = re.compile(r"udp:([A-Za-z0-9.\-]{1,253}|\[[0-9a-fA-F:]{2,39}\]):(\d{1,5})")
@@ -61,6 +62,11 @@ def _import_nfc() -> Any:
         import nfc.tag.tt4
     except ImportError as e:
         raise NoReaderError("nfcpy is not installed (pip install 'myna-kiosk[nfc]')") from e
+    # nfcpy logs every frame and APDU in hex at DEBUG (nfc.tag.tt4, nfc.clf), VERIFY data
+    # included: keep its loggers at INFO so a debug log can never carry a PIN (architecture.md).
+    nfc_logger = logging.getLogger("nfc")
+    if nfc_logger.level < logging.INFO:  # NOTSET included: it would inherit the root's DEBUG
+        nfc_logger.setLevel(logging.INFO)
     return nfc
 
 
@@ -280,17 +286,30 @@ class NfcReader(Reader):
                 self._conn.close()
             clf = self._frontend()
             nfc = _import_nfc()
-            attempts: list[int] = []
+            tries = 0
+            seen = False
 
-            def once() -> bool:  # connect() loops until terminate(): allow exactly one sense
-                attempts.append(1)
-                return len(attempts) > 1
+            def on_discover(target: Any) -> bool:
+                nonlocal seen
+                seen = True
+                return True
+
+            def terminate() -> bool:
+                # connect() loops until terminate(): one sense, plus up to two more when a card
+                # answered SENSB_REQ but its activation failed (ATTRIB has only 30 ms, §7.1).
+                nonlocal tries, seen
+                if tries == 0 or (seen and tries < CONNECT_ATTEMPTS):
+                    tries += 1
+                    seen = False
+                    return False
+                return True
 
             try:
                 tag = clf.connect(
                     rdwr={"targets": ["106B"], "on-connect": lambda tag: False,
-                          "iterations": 1, "interval": 0.05, "beep-on-connect": False},
-                    terminate=once,
+                          "on-discover": on_discover, "iterations": 1, "interval": 0.05,
+                          "beep-on-connect": False},
+                    terminate=terminate,
                 )
             except nfc.clf.CommunicationError as e:
                 raise NoCardError(f"activation failed: {type(e).__name__}") from e

@@ -7,6 +7,7 @@ while the card signs, RFOFF on removal, and a fresh power-up per activation.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 
 import pytest
@@ -135,3 +136,15 @@ def test_emulator_pull_fault_is_card_removed(nfc, virtual_card) -> None:
         assert time.monotonic() - started < 0.5
     assert not bridge.present
     assert not reader.has_card()
+
+
+def test_no_pin_in_debug_logs(nfc, credentials, caplog: pytest.LogCaptureFixture) -> None:
+    reader, _ = nfc
+    caplog.set_level(logging.DEBUG)
+    with reader.connect() as conn:
+        app = JpkiApp(ApduChannel(conn))
+        app.verify_pin(PinKind.SIGN, credentials.sign_password)
+    secret_hex = credentials.sign_password.encode().hex()
+    text = "\n".join(r.getMessage() for r in caplog.records).lower()
+    assert caplog.records  # the channel's TRAFFIC log and others did log at DEBUG
+    assert secret_hex not in text and credentials.sign_password.lower() not in text

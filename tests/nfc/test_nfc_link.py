@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 import socket
 import time
 
@@ -266,3 +268,43 @@ def test_open_reader_udp_is_registered(link) -> None:
             assert conn.transmit(SELECT_JPKI)[1] == 0x9000
     finally:
         reader.close()
+
+
+def test_random_iso_dep_frames_do_not_break_the_card(link) -> None:
+    """Activate by hand, then throw random blocks at the card: it may answer or stay silent,
+    but it never dies and every answer is a well-formed datagram."""
+    reader, card = link
+    rng = random.Random(6)  # noqa: S311 - reproducible junk, not secrets
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.05)
+        s.sendto(b"106B 050010", ("127.0.0.1", card.port))
+        _brty, sensb = s.recv(1024).split()
+        pupi = bytes.fromhex(sensb.decode())[1:5]
+        s.sendto(b"106B " + (b"\x1d" + pupi + b"\x00\x08\x01\x00").hex().encode(),
+                 ("127.0.0.1", card.port))
+        assert s.recv(1024) == b"106B 00"
+        for _ in range(300):
+            pcb = rng.choice([0x02, 0x03, 0x12, 0x13, 0xA2, 0xA3, 0xB2, 0xB3, 0xF2, 0x0A, 0x06,
+                              rng.randrange(256)])
+            frame = bytes([pcb]) + rng.randbytes(rng.randrange(0, 40))
+            s.sendto(b"106B " + frame.hex().encode(), ("127.0.0.1", card.port))
+            try:
+                answer = s.recv(1024)
+            except TimeoutError:
+                continue
+            assert answer == b"RFOFF" or re.fullmatch(rb"106B ([0-9a-f]{2})+", answer)
+    with reader.connect() as conn:  # still serving
+        assert conn.transmit(SELECT_JPKI) == (b"", 0x9000)
+
+
+def test_failed_activation_is_retried(link) -> None:
+    reader, card = link
+    card.faults.ignore_attribs = 2  # ATTRIB lost twice (nfcpy allows it only 30 ms)
+    with reader.connect() as conn:
+        assert conn.transmit(SELECT_JPKI) == (b"", 0x9000)
+    assert card.stats.activations == 1
+    card.faults.ignore_attribs = 5  # a card that never activates: a typed, bounded failure
+    started = time.monotonic()
+    with pytest.raises(NoCardError):
+        reader.connect()
+    assert time.monotonic() - started < 3.0
