@@ -34,6 +34,7 @@ from agent.session import (
     StepCallback,
 )
 from agent.watcher import ReaderSource, ReaderWatcher, source_for_locator
+from card.ids import AID
 from card.transports import CardConnection, Reader
 
 logger = logging.getLogger(__name__)
@@ -224,11 +225,9 @@ def _logout(connection: CardConnection, flow: str) -> None:
     no open security state while the session waits for removal."""
     from card.channel import ApduChannel
     from card.errors import CardError
-    from card.ids import AID
 
-    aid = {"sign": AID.JPKI, "auth": AID.JPKI, "face": AID.SURFACE}.get(flow, AID.INPUT_HELPER)
     try:
-        ApduChannel(connection).select_aid(aid)
+        ApduChannel(connection).select_aid(_AID_FOR[flow])
     except CardError:
         pass  # the card is gone or refuses: nothing left to log out of
 
@@ -244,6 +243,9 @@ CREDENTIAL_SHAPE: dict[str, tuple[str, int, int, str]] = {
 }
 
 
+_AID_FOR = {"sign": AID.JPKI, "auth": AID.JPKI, "face": AID.SURFACE, "number": AID.INPUT_HELPER}
+
+
 class CardFlowBackend:
     """Identify with ``card.apps`` (SELECT by AID, empty VERIFY) and run ``agent.flows``."""
 
@@ -257,27 +259,34 @@ class CardFlowBackend:
         from card.apps.jpki import JpkiApp, PinKind
         from card.apps.surface import SurfaceApp, SurfaceKey
         from card.channel import ApduChannel
+        from card.errors import ApplicationNotFoundError
         from card.ids import (
             MAX_TRIES_AUTH_PIN,
             MAX_TRIES_INPUT_HELPER_PIN,
             MAX_TRIES_MATCH_KEY,
             MAX_TRIES_SIGN_PASSWORD,
         )
+        from card.sw import SW
 
         channel = ApduChannel(connection)
+        try:
+            channel.select_aid(_AID_FOR[flow])
+        except ApplicationNotFoundError as e:
+            # Some cards answer the first command after power-on with 6F00 (reference §6.4,
+            # SOL): one retry, then an unknown AID really means UNSUPPORTED_CARD.
+            if e.sw != SW.INTERNAL_ERROR:
+                raise
+            channel.select_aid(_AID_FOR[flow])
         if flow in ("sign", "auth"):
             jpki = JpkiApp(channel)
-            jpki.select()  # ApplicationNotFoundError → UNSUPPORTED_CARD
             kind = PinKind.SIGN if flow == "sign" else PinKind.AUTH
             tries = jpki.tries_left(kind)
             max_tries = MAX_TRIES_SIGN_PASSWORD if flow == "sign" else MAX_TRIES_AUTH_PIN
         elif flow == "face":
             surface = SurfaceApp(channel)
-            surface.select()
             tries, max_tries = surface.tries_left(SurfaceKey.MATCH_B), MAX_TRIES_MATCH_KEY
         else:
             helper = InputHelperApp(channel)
-            helper.select()
             tries, max_tries = helper.tries_left(), MAX_TRIES_INPUT_HELPER_PIN
         kind_name, lo, hi, charset = CREDENTIAL_SHAPE[flow]
         return CredentialStatus(kind_name, tries, max(max_tries, tries), lo, hi, charset,

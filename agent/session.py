@@ -30,6 +30,9 @@ from card.transports import CardConnection, Reader
 
 logger = logging.getLogger(__name__)
 
+CONNECT_ATTEMPTS = 3
+CONNECT_RETRY_S = 0.2
+
 
 # (step name, "running" | "done" | "failed", ms or None); may raise to abort the flow.
 StepCallback = Callable[[str, str, float | None], None]
@@ -395,11 +398,20 @@ class SessionController:
             self._session = CardSession(secrets.token_urlsafe(12), reader_name, self._flow)
             self._set_state(SessionState.CARD_PRESENT)
         logger.info("session started on reader %s, flow %s", reader_name, self._flow)
-        try:
-            self._session.connection = reader.connect(exclusive=True)
-        except CardError as e:
-            self._fail_from(e)
-            return
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                # Exclusive for the whole tap: a verified PIN survives reconnects (§6.4).
+                self._session.connection = reader.connect(exclusive=True)
+                break
+            except CardRemovedError as e:
+                self._fail_from(e)
+                return
+            except CardError as e:
+                # A card just inserted may still be powering up (or another program holds
+                # it for a moment): retry briefly before calling it a reader error.
+                if attempt + 1 == CONNECT_ATTEMPTS or self._abort.wait(CONNECT_RETRY_S):
+                    self._fail_from(e)
+                    return
         self._identify()
 
     def _identify(self) -> None:

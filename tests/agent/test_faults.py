@@ -90,3 +90,44 @@ def test_sign_tap_pulled_after_every_apdu(demo):
         assert _verifies_with_data(card) <= 1, n
     # And the agent still works.
     assert _clean_apdu_count(reader, http_, sse) == total
+
+
+@pytest.mark.emulator_only
+def test_6f00_after_power_on_is_retried_once(demo):
+    svc, reader, http_, sse = demo
+    card = VirtualMynaCard(PERSONAS[PERSONA])
+    card.faults = Faults(internal_error_after_power_on=True)
+    start = len(sse.events)
+    reader.insert(card)
+    svc.watcher.poke()
+    i, snap = sse.wait(lambda s: s["state"] in ("awaiting_credential", "error"), start=start)
+    assert snap["state"] == "awaiting_credential", snap["error"]
+    assert card.apdu_log[0].response_sw == 0x6F00
+    http_.call("POST", "/v1/credential", {"session_id": snap["session_id"],
+                                          "credential": PASSWORD})
+    _, final = sse.wait(lambda s: s["state"] in ("result", "error"), start=i)
+    assert final["state"] == "result", final["error"]
+
+
+@pytest.mark.emulator_only
+@pytest.mark.parametrize("fault", [{"garbage_after_apdus": 6}, {"truncate_after_apdus": 6}],
+                         ids=["garbage", "truncated"])
+def test_corrupt_responses_end_in_a_typed_error(demo, fault):
+    svc, reader, http_, sse = demo
+    card = VirtualMynaCard(PERSONAS[PERSONA])
+    card.faults = Faults(**fault)
+    start = len(sse.events)
+    reader.insert(card)
+    svc.watcher.poke()
+    i, snap = sse.wait(lambda s: s["state"] in ("awaiting_credential", "error"), start=start)
+    if snap["state"] == "awaiting_credential":
+        http_.call("POST", "/v1/credential", {"session_id": snap["session_id"],
+                                              "credential": PASSWORD})
+        i, snap = sse.wait(lambda s: s["state"] in ("result", "error"), start=i)
+    assert snap["state"] == "error"
+    assert snap["error"]["code"] in ("CARD_ERROR", "CERT_MALFORMED", "TRANSPORT_ERROR",
+                                     "POSSESSION_FAILED", "CERT_INVALID")
+    assert snap["verdict"] is None
+    reader.remove()
+    svc.watcher.poke()
+    sse.wait(lambda s: s["state"] == "idle", start=i)
