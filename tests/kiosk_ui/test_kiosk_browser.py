@@ -9,6 +9,7 @@ docs/screenshots/ (test-stack.md §8 for the Chromium launch).
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,6 +144,11 @@ def test_happy_sign_flow(page: Any, stack: Stack) -> None:
     type_keys(page, "MYNA2026")
     assert page.text_content("#entry-display") == "●" * 8  # never echoed
     shot(page, "password-entry.png")
+    page.set_viewport_size(PORTRAIT)
+    shot(page, "password-entry-portrait.png")
+    assert page.evaluate("() => document.getElementById('entry-ok').getBoundingClientRect().bottom") < 1920
+    page.set_viewport_size(LANDSCAPE)
+    assert page.evaluate("() => document.getElementById('entry-ok').getBoundingClientRect().bottom") < 1080
     page.click("#entry-ok")
     wait_screen(page, "result")
     assert page.text_content("#r-name") == "山田　太郎"
@@ -157,6 +163,11 @@ def test_happy_sign_flow(page: Any, stack: Stack) -> None:
     page.set_viewport_size(PORTRAIT)
     shot(page, "result-portrait.png")
     assert verify_count(card) == 1
+    # Nothing about the person in URLs, cookies or browser storage.
+    assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+    cookies = page.context.cookies()
+    assert [c["name"] for c in cookies] == ["kiosk_csrf"] and all(c["httpOnly"] for c in cookies)
+    assert page.url == stack.base_url + "/"
     stack.remove()
     wait_screen(page, "idle")  # removal clears the screen at once
     assert "山田" not in page.content()
@@ -349,3 +360,74 @@ def test_reload_mid_flow_sends_nothing(page: Any, stack: Stack) -> None:
     page.go_forward()
     wait_screen(page, "entry")
     assert verify_count(card) == 0
+
+
+def test_demo_panel_inserts_the_card(browser: Any, page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    panel = page.context.new_page()
+    panel.goto(stack.base_url + "/demo/")
+    panel.wait_for_function("() => document.querySelectorAll('#persona option').length > 5")
+    assert panel.input_value("#persona") == "yamada-taro"
+    assert "MYNA2026" in panel.text_content("#creds")  # the persona's (fictional) credentials
+    panel.select_option("#persona", "expired-cert")
+    panel.click("#insert")
+    wait_screen(page, "entry")
+    panel.click("#remove")
+    wait_screen(page, "idle")
+
+
+def test_stale_tab_after_agent_restart(browser: Any, tmp_path: Path) -> None:
+    """The agent restarts (new token, new sessions) under an open tab: clear messages, no send."""
+    from agent.demo import demo_agent
+    from kiosk_ui import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token_file = tmp_path / "agent.token"
+    ctx = browser.new_context(locale="ja-JP", viewport=LANDSCAPE)
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    first = demo_agent(tmp_path, port=port)
+    agent = first.__enter__()
+    app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(token_file), "DEMO": True})
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_port}"
+    try:
+        page.goto(base + "/")
+        wait_screen(page, "idle")
+        agent.service.demo.insert("yamada-taro")
+        wait_screen(page, "entry")
+        type_keys(page, "MYNA2026")
+        old = page.evaluate("async () => (await fetch('/api/state')).json()")
+        first.__exit__(None, None, None)
+        wait_screen(page, "unavailable")
+        assert "ご利用いただけません" in page.text_content("#screen-unavailable h1")
+        second = demo_agent(tmp_path, port=port)
+        agent2 = second.__enter__()
+        try:
+            wait_screen(page, "idle")  # the tab follows the new agent by itself
+            card = agent2.service.demo.insert("yamada-taro") or agent2.reader.card
+            wait_screen(page, "entry")
+            assert page.text_content("#entry-display").strip() == ""
+            # The old tab's submission (old session) is refused with a clear code, not sent.
+            answer = page.evaluate(
+                """async (old) => {
+                  const tok = document.querySelector('meta[name=csrf-token]').content;
+                  const r = await fetch('/api/credential', {method: 'POST',
+                    headers: {'Content-Type': 'application/json', 'X-CSRF-Token': tok},
+                    body: JSON.stringify({session_id: old.session_id, seq: old.seq,
+                                          credential: 'MYNA2026'})});
+                  return [r.status, (await r.json()).code]; }""",
+                old,
+            )
+            assert answer == [409, "STALE_SESSION"]
+            assert verify_count(card) == 0
+        finally:
+            second.__exit__(None, None, None)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        ctx.close()
