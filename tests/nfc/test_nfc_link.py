@@ -276,14 +276,16 @@ def test_random_iso_dep_frames_do_not_break_the_card(link) -> None:
     reader, card = link
     rng = random.Random(6)  # noqa: S311 - reproducible junk, not secrets
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(0.05)
+        s.settimeout(0.2)
         s.sendto(b"106B 050010", ("127.0.0.1", card.port))
         _brty, sensb = s.recv(1024).split()
         pupi = bytes.fromhex(sensb.decode())[1:5]
         s.sendto(b"106B " + (b"\x1d" + pupi + b"\x00\x08\x01\x00").hex().encode(),
                  ("127.0.0.1", card.port))
         assert s.recv(1024) == b"106B 00"
-        for _ in range(300):
+        s.settimeout(0.02)
+        answers = 0
+        for _ in range(150):
             pcb = rng.choice([0x02, 0x03, 0x12, 0x13, 0xA2, 0xA3, 0xB2, 0xB3, 0xF2, 0x0A, 0x06,
                               rng.randrange(256)])
             frame = bytes([pcb]) + rng.randbytes(rng.randrange(0, 40))
@@ -293,6 +295,8 @@ def test_random_iso_dep_frames_do_not_break_the_card(link) -> None:
             except TimeoutError:
                 continue
             assert answer == b"RFOFF" or re.fullmatch(rb"106B ([0-9a-f]{2})+", answer)
+            answers += 1
+        assert answers > 10  # the card did take part (R(ACK)s, I-blocks, retransmissions)
     with reader.connect() as conn:  # still serving
         assert conn.transmit(SELECT_JPKI) == (b"", 0x9000)
 
