@@ -524,6 +524,10 @@ class SessionController:
                 s.credential.needs_confirmation = tries == 1
                 self._set_state(SessionState.AWAITING_CREDENTIAL)
                 return
+            if outcome.error_code == ErrorCode.PIN_FORMAT:
+                # Refused before any APDU (design §1): nothing spent, ask again.
+                self._set_state(SessionState.AWAITING_CREDENTIAL)
+                return
             self._set_state(SessionState.ERROR)
 
     def _fail_from(self, exc: BaseException) -> None:

@@ -88,3 +88,25 @@ def test_demo_personas_and_faults_and_audit_key(demo):
     assert status == 400
     key = Path(svc.config.log.hmac_key_file)
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+
+
+@pytest.mark.emulator_only
+def test_bad_format_asks_again_without_spending_a_try(demo):
+    svc, http_, sse = demo
+    http_.call("POST", "/v1/flow", {"flow": "auth"})
+    http_.call("POST", "/v1/demo/insert", {"persona": "yamada-taro"})
+    i, snap = sse.wait(lambda s: s["state"] == "awaiting_credential")
+    status, _ = http_.call("POST", "/v1/credential", {"session_id": snap["session_id"],
+                                                      "credential": "12a"})
+    assert status == 202
+    i, snap = sse.wait(lambda s: s["state"] == "awaiting_credential" and s["error"], start=i + 1)
+    assert snap["error"]["code"] == "PIN_FORMAT"
+    assert snap["credential"]["tries_left"] == 3
+    card = svc.demo.reader.card
+    from card.ids import AID, JpkiEF
+
+    assert card.tries_left(AID.JPKI, JpkiEF.AUTH_PIN) == 3
+    status, _ = http_.call("POST", "/v1/credential", {"session_id": snap["session_id"],
+                                                      "credential": "1234"})
+    _, final = sse.wait(lambda s: s["state"] in ("result", "error"), start=i + 1)
+    assert final["state"] == "result"
