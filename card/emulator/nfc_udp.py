@@ -304,7 +304,8 @@ class NfcUdpCard:
     def _on_r_block(self, pcb: int, addr: tuple[str, int]) -> None:
         number = pcb & 0x01
         if number == self._block:
-            self._send(self._last, addr)  # rule 11: the reader lost our last block
+            if self._last:
+                self._send(self._last, addr)  # rule 11: the reader lost our last block
         elif pcb & 0x10:
             self._send(bytes([_PCB_R_ACK | self._block]), addr)  # rule 12: R(NAK) → R(ACK)
         elif self._response:
@@ -370,9 +371,9 @@ class NfcUdpCard:
             faults.remove_after_frames = None
             self.remove()
             return False
-        self._last = frame
         wire = frame
         if count:
+            self._last = frame  # what rule 11 retransmits: ISO-DEP blocks only
             self.stats.frames_out += 1
             self.stats.bytes_out += len(frame)
             self.stats.frames.append(("picc", len(frame)))

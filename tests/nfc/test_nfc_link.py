@@ -312,3 +312,25 @@ def test_failed_activation_is_retried(link) -> None:
     with pytest.raises(NoCardError):
         reader.connect()
     assert time.monotonic() - started < 3.0
+
+
+def test_duplicated_reader_block_is_not_executed_twice(link, scripted: ScriptedCard) -> None:
+    _reader, card = link
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.3)
+        s.sendto(b"106B 050010", ("127.0.0.1", card.port))
+        pupi = bytes.fromhex(s.recv(1024).split()[1].decode())[1:5]
+        s.sendto(b"106B " + (b"\x1d" + pupi + b"\x00\x08\x01\x00").hex().encode(),
+                 ("127.0.0.1", card.port))
+        assert s.recv(1024) == b"106B 00"
+        s.sendto(b"106B b2", ("127.0.0.1", card.port))  # presence check: R(ACK), rule 12
+        assert s.recv(1024) == b"106B a3"
+        block = b"106B 02" + SELECT_JPKI.hex().encode()
+        s.sendto(block, ("127.0.0.1", card.port))
+        assert s.recv(1024) == b"106B 029000"
+        s.sendto(block, ("127.0.0.1", card.port))  # the same block again: silence (rule 10)
+        with pytest.raises(TimeoutError):
+            s.recv(1024)
+        s.sendto(b"106B b2", ("127.0.0.1", card.port))  # R(NAK) of it: retransmit, rule 11
+        assert s.recv(1024) == b"106B 029000"
+    assert scripted.commands == [SELECT_JPKI]
