@@ -244,3 +244,14 @@ def test_launcher_refuses_remote_urls(tmp_path: Path) -> None:
     res = _run_launcher(tmp_path, "http://evil.example:8080")
     assert res.returncode == 2 and "refusing" in res.stderr
     assert res.stdout == ""
+
+
+def test_production_config_loads() -> None:
+    from agent.config import load_config
+
+    config = load_config(ROOT / "deploy" / "myna.toml")
+    assert config.trust.mode == "jlis"
+    assert config.api.host == "127.0.0.1"
+    kiosk_unit = (ROOT / "deploy" / "myna-kiosk.service").read_text(encoding="utf-8")
+    assert f"--token-file {config.api.token_file}" in kiosk_unit
+    assert config.api.token_file.startswith("/var/lib/myna/")  # the units' StateDirectory
