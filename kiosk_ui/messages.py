@@ -104,6 +104,7 @@ _JA: dict[str, str] = {
     "input.session_expired": "画面を開き直してください（セキュリティ確認に失敗しました）",
     "era.gannen": "元",
     "date.format": "{y}年{m}月{d}日",
+    "date.months": "1月,2月,3月,4月,5月,6月,7月,8月,9月,10月,11月,12月",
     "error.title": "確認できませんでした",
 }
 
@@ -195,7 +196,8 @@ _EN: dict[str, str] = {
     "input.bad_request": "The input could not be accepted",
     "input.session_expired": "Please reload the screen (security check failed)",
     "era.gannen": "1",
-    "date.format": "{d}/{m}/{y}",
+    "date.format": "{d} {mon} {y}",
+    "date.months": "Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec",
     "error.title": "Could not verify",
 }
 

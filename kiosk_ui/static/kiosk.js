@@ -50,7 +50,10 @@
     var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");
     return m ? { y: +m[1], m: +m[2], d: +m[3] } : null;
   }
-  function fmtDate(d) { return d ? t("date.format", d) : ""; }
+  function fmtDate(d) {
+    if (!d) { return ""; }
+    return t("date.format", { y: d.y, m: d.m, d: d.d, mon: t("date.months").split(",")[d.m - 1] });
+  }
   function jstDate(iso) {
     var ms = Date.parse(iso || "");
     if (isNaN(ms)) { return ymd(iso); }
@@ -177,7 +180,11 @@
       if (code === "STALE_SESSION" || code === "CSRF") {
         overlay = "stale";
         $("stale-title").textContent = t(code === "CSRF" ? "input.session_expired" : "stale.title");
-        render(); return;
+        render();
+        // The kiosk server restarted (new CSRF secret): a fresh page gets a fresh token. The URL
+        // carries nothing, so a reload is safe.
+        if (code === "CSRF") { setTimeout(function () { location.reload(); }, 3000); }
+        return;
       }
       if (r.status === 0 || code === "UNAVAILABLE") { overlay = "unavailable"; render(); return; }
       entry.msg = [r.body.message_key || ("error." + (code || "INTERNAL") + ".title"), r.body.params || {}];
@@ -271,6 +278,10 @@
       clearTimeout(removedTimer);
       removedTimer = setTimeout(function () { removedEarly = false; render(); }, 10000);
     } else if (!gone) { removedEarly = false; }
+    // The next person starts in Japanese again (design §5: Japanese by default).
+    if (next.state === "idle" && prev && prev !== "idle" && prev !== "no_reader" && lang !== "ja") {
+      lang = "ja"; applyI18n();
+    }
     snap = next;
     document.body.dataset.seq = String(snap.seq);
     render();

@@ -146,9 +146,10 @@ def test_happy_sign_flow(page: Any, stack: Stack) -> None:
     shot(page, "password-entry.png")
     page.set_viewport_size(PORTRAIT)
     shot(page, "password-entry-portrait.png")
-    assert page.evaluate("() => document.getElementById('entry-ok').getBoundingClientRect().bottom") < 1920
+    ok_bottom = "() => document.getElementById('entry-ok').getBoundingClientRect().bottom"
+    assert page.evaluate(ok_bottom) < 1920  # the whole pad fits without scrolling
     page.set_viewport_size(LANDSCAPE)
-    assert page.evaluate("() => document.getElementById('entry-ok').getBoundingClientRect().bottom") < 1080
+    assert page.evaluate(ok_bottom) < 1080
     page.click("#entry-ok")
     wait_screen(page, "result")
     assert page.text_content("#r-name") == "山田　太郎"
@@ -321,6 +322,16 @@ def test_language_switch(page: Any, stack: Stack) -> None:
     page.wait_for_function(
         "() => document.getElementById('entry-tries').textContent.includes('残り 5 回')"
     )
+    page.click("#lang")
+    enter_password(page, "MYNA2026")
+    wait_screen(page, "result")
+    assert page.text_content("#result-title") == "Verified"
+    assert "17 Feb 1980 (Showa 55)" in page.text_content("#r-birth")
+    assert page.text_content("#r-sex") == "male"
+    shot(page, "result-en.png")
+    stack.remove()
+    wait_screen(page, "idle")  # the next person starts in Japanese
+    assert page.text_content("#screen-idle h1") == "カードをかざしてください"
 
 
 def test_double_submit_and_overlong_password_send_one_verify(page: Any, stack: Stack) -> None:
