@@ -128,8 +128,8 @@ class NfcConnection(CardConnection):
     def transmit(self, apdu: bytes) -> tuple[bytes, int]:
         if self._closed:
             raise TransportError("connection closed")
-        if self._broken is not None:
-            raise self._broken
+        if self._broken is not None:  # ISO-DEP block numbers are lost: only a new activation helps
+            raise type(self._broken)(f"connection unusable: {self._broken}")
         if len(apdu) < 4 or len(apdu) > 65_535 + 9:
             raise ValueError("APDU length out of range")
         nfc = _import_nfc()
@@ -149,7 +149,7 @@ class NfcConnection(CardConnection):
                 raise self._fail(self._lost("no answer after S(WTX)")) from e
             except _DeadlineExceeded as e:
                 raise self._fail(TransportError(f"no complete answer within {deadline:.1f} s"
-                                                f" ({e or 'deadline'})")) from e
+                                                f" ({str(e) or 'deadline'})")) from e
             except (nfc.clf.CommunicationError, ValueError) as e:  # ValueError: bad hex (udp)
                 raise self._fail(TransportError(f"link error: {type(e).__name__}")) from e
             except OSError as e:
