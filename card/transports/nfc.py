@@ -235,9 +235,14 @@ class NfcReader(Reader):
 
     @property
     def name(self) -> str:
-        if self._clf is not None and self._clf.device is not None:
-            return f"nfcpy {self._clf.device}"
+        # Stable for the reader's lifetime: the agent's watcher keys readers by name.
         return f"nfcpy {self._path}"
+
+    @property
+    def device(self) -> str | None:
+        """nfcpy's description of the opened device (e.g. ``Sony RC-S380/P on usb:001:005``)."""
+        clf = self._clf
+        return str(clf.device) if clf is not None and clf.device is not None else None
 
     @property
     def locator(self) -> str:

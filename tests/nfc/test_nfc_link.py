@@ -334,3 +334,11 @@ def test_duplicated_reader_block_is_not_executed_twice(link, scripted: ScriptedC
         s.sendto(b"106B b2", ("127.0.0.1", card.port))  # R(NAK) of it: retransmit, rule 11
         assert s.recv(1024) == b"106B 029000"
     assert scripted.commands == [SELECT_JPKI]
+
+
+def test_reader_name_is_stable(link) -> None:
+    reader, card = link
+    before = reader.name
+    assert reader.has_card()
+    assert reader.name == before == f"nfcpy udp:127.0.0.1:{card.port}"
+    assert reader.device is not None and "UDP" in reader.device
