@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from kiosk_ui.agent_client import AgentClient, AgentRequestError, AgentUnavailableError
-from kiosk_ui.messages import all_catalogs
+from kiosk_ui.messages import all_catalogs, catalog
 from kiosk_ui.viewmodel import view
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def _page(mode: str) -> str:
         mode=mode,
         want_flow="face" if mode == "staff" else current_app.config["UNATTENDED_FLOW"] or "",
         catalogs=json.dumps(all_catalogs(), ensure_ascii=False),
+        t=catalog("ja").__getitem__,  # Japanese text in the HTML itself, before the script runs
     )
 
 

@@ -8,6 +8,7 @@ docs/screenshots/ (test-stack.md §8 for the Chromium launch).
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import threading
@@ -133,7 +134,8 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / name))
 
 
-def test_happy_sign_flow(page: Any, stack: Stack) -> None:
+def test_happy_sign_flow(page: Any, stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     open_kiosk(page, stack)
     assert page.text_content("#screen-idle h1") == "カードをかざしてください"
     shot(page, "idle.png")
@@ -172,6 +174,9 @@ def test_happy_sign_flow(page: Any, stack: Stack) -> None:
     stack.remove()
     wait_screen(page, "idle")  # removal clears the screen at once
     assert "山田" not in page.content()
+    logged = caplog.text
+    for secret in ("MYNA2026", "山田", "太郎", "千代田", "1980-02-17", "昭和"):
+        assert secret not in logged  # neither the kiosk nor the agent logs identity or password
 
 
 def test_wrong_password_then_right(page: Any, stack: Stack) -> None:
