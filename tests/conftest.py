@@ -8,7 +8,7 @@ Fixtures:
 
 * ``pcscd`` (session): the private pcscd instance (``tests.support.pcscd.PcscdInstance``), or a
   skip when pcscd/vpcd are not installed.
-* ``card_reader`` (factory, parametrized over backends ``emulator`` and ``pcsc``)::
+* ``card_reader`` (factory, parametrized over backends ``emulator``, ``pcsc`` and ``nfc``)::
 
       def test_x(card_reader):
           reader, card = card_reader("yamada-taro")
@@ -20,7 +20,9 @@ Fixtures:
   ``reader`` is an ``open_reader``-style ``Reader``; ``card`` is a fresh ``VirtualMynaCard`` for
   the persona. For ``pcsc`` the card sits behind the emulator's vpcd bridge on the private
   pcscd, and the reader is ``open_reader("pcsc:Virtual PCD 00 00")``; teardown pulls the card and
-  waits until pcscd sees it gone. pcsc params are skipped when pcscd is unavailable.
+  waits until pcscd sees it gone. pcsc params are skipped when pcscd is unavailable. For ``nfc``
+  the card answers nfcpy's ``udp`` driver (``NfcUdpCard``) and the reader is
+  ``open_reader("nfc:udp:127.0.0.1:<port>")``: nfcpy's real Type 4B tag stack on every card test.
 
 Options: ``--card LOCATOR`` runs card tests against that reader instead (a real card: tests
 marked ``emulator_only`` are skipped, and ``card`` is None).
@@ -89,7 +91,7 @@ def _start_bridge(card: Any, port: int) -> Any:
 CardReaderFactory = Callable[[str], tuple[Any, Any]]
 
 
-@pytest.fixture(params=["emulator", "pcsc"])
+@pytest.fixture(params=["emulator", "pcsc", "nfc"])
 def card_reader(request: pytest.FixtureRequest) -> Iterator[CardReaderFactory]:
     """Factory: ``reader, card = card_reader("yamada-taro")`` (see the module docstring)."""
     from card.transports import open_reader
@@ -107,6 +109,12 @@ def card_reader(request: pytest.FixtureRequest) -> Iterator[CardReaderFactory]:
             from card.transports.emulated import EmulatedReader
 
             return EmulatedReader(persona, card), card
+        if request.param == "nfc":
+            from tests.support.nfc import open_nfc_backend
+
+            nfc_reader, stop = open_nfc_backend(card)
+            cleanups.append(stop)
+            return nfc_reader, card
         instance = request.getfixturevalue("pcscd")
         bridge = _start_bridge(card, instance.port)
         reader = open_reader(f"pcsc:{VPCD_READER}")
@@ -119,7 +127,7 @@ def card_reader(request: pytest.FixtureRequest) -> Iterator[CardReaderFactory]:
         _wait_presence(reader, True)
         return reader, card
 
-    if locator and request.param == "pcsc":
+    if locator and request.param != "emulator":
         pytest.skip("--card given: one backend is enough")
     yield make
     for cleanup in reversed(cleanups):
