@@ -106,6 +106,13 @@ _JA: dict[str, str] = {
     "date.format": "{y}年{m}月{d}日",
     "date.months": "1月,2月,3月,4月,5月,6月,7月,8月,9月,10月,11月,12月",
     "error.title": "確認できませんでした",
+    "wrong.auth_pin": "暗証番号が違います",
+    "wrong.input_helper_pin": "暗証番号が違います",
+    "wrong.match_b": "照合番号Bが違います",
+    "blocked.title.auth": "暗証番号がロックされています",
+    "blocked.title.number": "暗証番号がロックされています",
+    "blocked.title.face": "照合番号Bでの読み取りがロックされています",
+    "blocked.action.other": "お住まいの市区町村の窓口で手続きしてください。",
 }
 
 _EN: dict[str, str] = {
@@ -199,6 +206,13 @@ _EN: dict[str, str] = {
     "date.format": "{d} {mon} {y}",
     "date.months": "Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec",
     "error.title": "Could not verify",
+    "wrong.auth_pin": "Wrong PIN",
+    "wrong.input_helper_pin": "Wrong PIN",
+    "wrong.match_b": "Wrong collation number B",
+    "blocked.title.auth": "The PIN is locked",
+    "blocked.title.number": "The PIN is locked",
+    "blocked.title.face": "Reading with collation number B is locked",
+    "blocked.action.other": "Please go to your municipal office.",
 }
 
 # ErrorCode -> (title, what to do), per language. Codes the catalog does not know fall back

@@ -217,7 +217,10 @@
     if (entry.msg) { entryMessage(entry.msg[0], entry.msg[1]); }
     else if (snap.error) {
       entryMessage("error." + snap.error.code + ".action", { n: snap.error.tries_left != null ? snap.error.tries_left : cred.tries_left });
-      $("entry-error").textContent = t("error." + snap.error.code + ".title") + " — " + $("entry-error").textContent;
+      var wrongKey = "wrong." + cred.kind;
+      var title = snap.error.code === "PIN_INVALID" && CATALOGS[lang][wrongKey] !== undefined
+        ? t(wrongKey) : t("error." + snap.error.code + ".title");
+      $("entry-error").textContent = title + " — " + $("entry-error").textContent;
     } else { entryMessage(null); }
     renderEntryDisplay(cred.kind);
     show("entry");
@@ -251,8 +254,15 @@
     if (st === "result" && snap.result) { renderResult(snap.result); show("result"); return; }
     if (st === "result" || st === "error") {
       var code = snap.error ? snap.error.code : "INTERNAL";
-      $("error-title").textContent = t("error." + code + ".title");
-      $("error-action").textContent = t("error." + code + ".action", { n: snap.error && snap.error.tries_left });
+      var titleKey = "error." + code + ".title";
+      var actionKey = "error." + code + ".action";
+      if (code === "PIN_BLOCKED" && snap.flow !== "sign") {
+        // Card-protocol §7.3: only the signature password has the convenience-store reset.
+        titleKey = CATALOGS[lang]["blocked.title." + snap.flow] !== undefined ? "blocked.title." + snap.flow : titleKey;
+        actionKey = "blocked.action.other";
+      }
+      $("error-title").textContent = t(titleKey);
+      $("error-action").textContent = t(actionKey, { n: snap.error && snap.error.tries_left });
       document.body.dataset.error = code;
       show("error"); return;
     }

@@ -359,8 +359,21 @@ def test_double_submit_and_overlong_password_send_one_verify(page: Any, stack: S
     # Two clicks in the same task: the second must not send the password again.
     page.evaluate("() => { const b = document.getElementById('entry-ok'); b.click(); b.click(); }")
     page.wait_for_function("() => !document.getElementById('entry-error').hidden")
-    # The same screen replayed to the server is refused as a duplicate.
     assert verify_count(card) == 1
+    # Two concurrent posts of one entry screen straight to the server: exactly one is sent.
+    statuses = page.evaluate(
+        """async () => {
+          const s = await (await fetch('/api/state')).json();
+          const tok = document.querySelector('meta[name=csrf-token]').content;
+          const send = () => fetch('/api/credential', {method: 'POST',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': tok},
+            body: JSON.stringify({session_id: s.session_id, seq: s.seq, credential: 'WRONG2'})});
+          const rs = await Promise.all([send(), send(), send()]);
+          return rs.map(r => r.status).sort(); }"""
+    )
+    assert statuses == [202, 409, 409]
+    page.wait_for_function("() => document.getElementById('entry-tries').textContent.includes('3')")
+    assert verify_count(card) == 2
 
 
 def test_reload_mid_flow_sends_nothing(page: Any, stack: Stack) -> None:
