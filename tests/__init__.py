@@ -1,0 +1,1 @@
+"""Test suite (a package so that tests/card never shadows the real card package)."""
