@@ -291,11 +291,12 @@ class SessionController:
         }
 
     def _publish(self) -> None:
+        # Publish under the lock: API threads and the worker both publish, and subscribers
+        # must see snapshots in seq order (hub.publish never blocks: bounded, drop-oldest).
         with self._lock:
             self._seq += 1
             self._snapshot = self._build_snapshot()
-            snap = self._snapshot
-        self._hub.publish(snap)
+            self._hub.publish(self._snapshot)
 
     def _set_state(self, state: SessionState) -> None:
         with self._lock:

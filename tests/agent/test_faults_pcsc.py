@@ -39,7 +39,7 @@ def agent(pcscd, tmp_path: Path, trust_dir: Path):
         pcscd.restart()
 
 
-def _full_tap(http_: Http, sse: SseReader, port: int) -> None:
+def _full_tap(http_: Http, sse: SseReader, port: int) -> VirtualMynaCard:
     from card.emulator.vpcd import VpcdBridge
 
     card = VirtualMynaCard(PERSONA)
@@ -56,6 +56,7 @@ def _full_tap(http_: Http, sse: SseReader, port: int) -> None:
         bridge.remove()
     sse.wait(lambda s: s["state"] == "idle", start=i, timeout=10)
     assert card.tries_left(AID.JPKI, JpkiEF.SIGN_PIN) == 5
+    return card
 
 
 def test_pcscd_restart_mid_idle(agent):
@@ -87,13 +88,12 @@ def test_reader_vanishing_then_recovery(agent):
     _full_tap(http_, sse, pcscd.port)
 
 
-def test_card_pulled_mid_sign_through_pcscd(agent):
-    """A pull in the middle of the flow via vpcd: clean abort, no identity, no try spent."""
+def _pull_during_sign(agent, indices) -> None:
     from card.emulator import Faults
     from card.emulator.vpcd import VpcdBridge
 
     _svc, http_, sse, pcscd = agent
-    for n in (1, 5, 9, 14):  # during identify, around the VERIFY, reading, signing
+    for n in indices:
         card = VirtualMynaCard(PERSONA)
         card.faults = Faults(remove_after_apdus=n)
         bridge = VpcdBridge(card, port=pcscd.port).start()
@@ -111,5 +111,21 @@ def test_card_pulled_mid_sign_through_pcscd(agent):
             bridge.remove()
         events = [e for _, e in sse.events[start:end + 1]]
         assert all(e["verdict"] is None for e in events), n
-        assert final["session_id"] is None
+        assert final["session_id"] is None and final["error"] is None
         assert card.tries_left(AID.JPKI, JpkiEF.SIGN_PIN) == 5, n
+        verifies = [a for a in card.apdu_log if a.command[1:2] == b"\x20" and a.masked_length]
+        assert len(verifies) <= 1, n
+
+
+def test_card_pulled_mid_sign_through_pcscd(agent):
+    """A pull in the middle of the flow via vpcd: clean abort, no identity, no try spent."""
+    _pull_during_sign(agent, (1, 5, 9, 14))  # identify, around the VERIFY, reading, signing
+
+
+@pytest.mark.slow
+def test_card_pulled_after_every_apdu_through_pcscd(agent):
+    _svc, http_, sse, pcscd = agent
+    total = len(_full_tap(http_, sse, pcscd.port).apdu_log)
+    assert total > 10
+    # Up to the last flow APDU: after it (and the logout SELECT) a verdict legitimately exists.
+    _pull_during_sign(agent, range(total - 2))

@@ -235,3 +235,35 @@ def test_second_reader_waits_for_the_first():
         assert snap["session_id"] != first["session_id"]
     finally:
         r.stop()
+
+
+def test_events_arrive_in_seq_order_under_concurrent_requests(rig: Rig):
+    import threading
+
+    sub = rig.controller.subscribe()
+    rig.reader.insert()
+    rig.wait("awaiting_credential")
+
+    def flip() -> None:
+        for flow in ("auth", "sign") * 10:
+            try:
+                rig.controller.set_flow(flow)
+            except BusyError:
+                pass
+
+    threads = [threading.Thread(target=flip) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rig.wait("awaiting_credential")
+    seqs = []
+    while True:
+        try:
+            item = sub.get(timeout=0.3)
+        except Exception:  # noqa: BLE001 - queue.Empty ends the drain
+            break
+        if item is not None:
+            seqs.append(item["seq"])
+    assert seqs == sorted(seqs)
+    sub.close()
