@@ -66,15 +66,23 @@ def write_token_file(path: Path, token: str) -> None:
 class EmulatedDemo:
     """Demo controls over an ``EmulatedReader``: insert a persona's card, remove, inject faults."""
 
-    def __init__(self, reader: Any, poke: Any) -> None:
+    def __init__(self, reader: Any, watcher: ReaderWatcher) -> None:
         self.reader = reader
-        self._poke = poke
+        self._watcher = watcher
+        self._poke = watcher.poke
 
     def insert(self, persona: str) -> None:
         from card.emulator import PERSONAS, VirtualMynaCard  # demo wiring only (architecture.md)
 
         if persona not in PERSONAS:
             raise KeyError(persona)
+        if self.reader.has_card():
+            # Swapping cards: let the watcher see the old one leave first, or the new card
+            # would look like the old one still sitting there (stuck in awaiting_removal).
+            self.remove()
+            deadline = time.monotonic() + 2.0
+            while self._watcher.has_card(self.reader.name) and time.monotonic() < deadline:
+                time.sleep(0.01)
         self.reader.insert(VirtualMynaCard(PERSONAS[persona]))
         self._poke()
 
@@ -157,7 +165,7 @@ class AgentService:
         self.watcher = ReaderWatcher(source, self.controller.on_reader_event,
                                      interval_s=config.reader.poll_interval_s)
         self.demo: DemoControl | None = (
-            EmulatedDemo(demo_reader, self.watcher.poke) if demo_reader is not None else None
+            EmulatedDemo(demo_reader, self.watcher) if demo_reader is not None else None
         )
         self.app = create_api(self, keepalive_s=keepalive_s)
         self._server: BaseWSGIServer | None = None

@@ -110,3 +110,14 @@ def test_bad_format_asks_again_without_spending_a_try(demo):
                                                       "credential": "1234"})
     _, final = sse.wait(lambda s: s["state"] in ("result", "error"), start=i + 1)
     assert final["state"] == "result"
+
+
+@pytest.mark.emulator_only
+def test_demo_swapping_cards_starts_a_fresh_session(demo):
+    _svc, http_, sse = demo
+    http_.call("POST", "/v1/demo/insert", {"persona": "yamada-taro"})
+    i, first = sse.wait(lambda s: s["state"] == "awaiting_credential")
+    http_.call("POST", "/v1/demo/insert", {"persona": "foreign-resident"})
+    _, second = sse.wait(lambda s: s["state"] == "awaiting_credential"
+                         and s["session_id"] != first["session_id"], start=i + 1)
+    assert second["session_id"]
