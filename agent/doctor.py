@@ -1,4 +1,4 @@
-"""``myna doctor``: diagnose a kiosk (issue 4 §6): pcscd, readers, trust config, clock, vpcd.
+"""``myna doctor``: diagnose a kiosk (issue 4 §6): pcscd, readers, trust, clock, vpcd, file modes.
 
 Each check returns a ``Check`` (ok / warn / fail with a one-line detail) so the command can print
 them and tests can assert on them. A vsmartcard-vpcd installation on a production kiosk is a loud
@@ -104,6 +104,27 @@ def check_vpcd(exists: Callable[[str], bool] = os.path.exists,
     return Check("vpcd", Status.OK, "no virtual reader driver installed")
 
 
+def check_private_files(config: AgentConfig) -> Check:
+    """The token, audit key and audit file must not be readable by group or others."""
+    loose = []
+    for path in (config.token_path, config.hmac_key_path, config.audit_path):
+        if path is None:
+            continue
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            continue  # created 0600 on first start
+        except OSError as e:
+            return Check("permissions", Status.FAIL, f"cannot stat {path}: {e.strerror}")
+        if mode & 0o077:
+            loose.append(f"{path} ({mode & 0o777:o})")
+    if loose:
+        return Check("permissions", Status.FAIL,
+                     "readable by others, chmod 600: " + ", ".join(loose))
+    return Check("permissions", Status.OK, "token, audit key and audit file are private")
+
+
 def run_checks(config: AgentConfig) -> list[Check]:
     pcscd, names = check_pcscd()
-    return [pcscd, check_readers(names), check_trust(config), check_clock(), check_vpcd()]
+    return [pcscd, check_readers(names), check_trust(config), check_clock(), check_vpcd(),
+            check_private_files(config)]

@@ -14,7 +14,14 @@ import urllib.request
 from pathlib import Path
 
 from agent.config import AgentConfig
-from agent.doctor import Status, check_clock, check_readers, check_trust, check_vpcd
+from agent.doctor import (
+    Status,
+    check_clock,
+    check_private_files,
+    check_readers,
+    check_trust,
+    check_vpcd,
+)
 
 
 def test_myna_agent_runs_until_sigterm(tmp_path: Path):
@@ -88,3 +95,31 @@ def test_doctor_trust_failure_is_reported(tmp_path: Path):
     config = config_from_mapping({"trust": {"cvc_issuer_keys": [str(tmp_path / "no.pem")]}})
     failed = check_trust(config)
     assert failed.status is Status.FAIL and "does not load" in failed.detail
+
+
+def test_doctor_flags_a_readable_token_file(tmp_path: Path):
+    from agent.config import config_from_mapping
+
+    token = tmp_path / "agent.token"
+    config = config_from_mapping({
+        "api": {"token_file": str(token)},
+        "log": {"audit_file": str(tmp_path / "a.jsonl"), "hmac_key_file": str(tmp_path / "k")},
+    })
+    assert check_private_files(config).status is Status.OK  # nothing created yet
+    token.write_text("t")
+    token.chmod(0o644)
+    bad = check_private_files(config)
+    assert bad.status is Status.FAIL and "agent.token" in bad.detail
+    token.chmod(0o600)
+    assert check_private_files(config).status is Status.OK
+
+
+def test_myna_doctor_prints_every_check():
+    out = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "doctor"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    names = [line.split("]", 1)[1].split(":", 1)[0].strip()
+             for line in out.stdout.splitlines() if line.startswith("[")]
+    assert names == ["pcscd", "readers", "trust", "clock", "vpcd", "permissions"]
+    assert out.returncode in (0, 1)
