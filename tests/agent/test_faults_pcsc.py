@@ -129,3 +129,27 @@ def test_card_pulled_after_every_apdu_through_pcscd(agent):
     assert total > 10
     # Up to the last flow APDU: after it (and the logout SELECT) a verdict legitimately exists.
     _pull_during_sign(agent, range(total - 2))
+
+
+def test_pcscd_killed_mid_session_purges_then_recovers(agent):
+    from card.emulator.vpcd import VpcdBridge
+
+    _svc, http_, sse, pcscd = agent
+    card = VirtualMynaCard(PERSONA)
+    bridge = VpcdBridge(card, port=pcscd.port).start()
+    try:
+        start = len(sse.events)
+        i, snap = sse.wait(lambda s: s["state"] == "awaiting_credential", start=start, timeout=15)
+        pcscd.stop()
+        i, gone = sse.wait(lambda s: s["state"] == "no_reader", start=i, timeout=10)
+        assert gone["session_id"] is None and gone["credential"] is None
+        # The old session is gone for good: its id is refused, nothing is sent.
+        status, _ = http_.call("POST", "/v1/credential", {
+            "session_id": snap["session_id"], "credential": PERSONA.credentials.sign_password})
+        assert status == 409
+    finally:
+        bridge.remove()
+    assert card.tries_left(AID.JPKI, JpkiEF.SIGN_PIN) == 5
+    pcscd.restart()
+    sse.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER, start=i, timeout=15)
+    _full_tap(http_, sse, pcscd.port)
