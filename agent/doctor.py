@@ -124,7 +124,20 @@ def check_private_files(config: AgentConfig) -> Check:
     return Check("permissions", Status.OK, "token, audit key and audit file are private")
 
 
+def check_nfc(config: AgentConfig) -> list[Check]:
+    """NFC readers, port100 and udev (agent.doctor_nfc); failures matter only for nfc: locators."""
+    from agent.doctor_nfc import nfc_checks
+
+    uses_nfc = config.reader.locator.startswith("nfc:")
+    failed = Status.FAIL if uses_nfc else Status.WARN
+    return [
+        Check(name, Status.OK if ok else failed, detail)
+        for name, ok, detail in nfc_checks(locator=config.reader.locator)
+        if name != "vsmartcard-vpcd"  # check_vpcd covers it
+    ]
+
+
 def run_checks(config: AgentConfig) -> list[Check]:
     pcscd, names = check_pcscd()
-    return [pcscd, check_readers(names), check_trust(config), check_clock(), check_vpcd(),
-            check_private_files(config)]
+    return [pcscd, check_readers(names), *check_nfc(config), check_trust(config), check_clock(),
+            check_vpcd(), check_private_files(config)]

@@ -121,5 +121,20 @@ def test_myna_doctor_prints_every_check():
     )
     names = [line.split("]", 1)[1].split(":", 1)[0].strip()
              for line in out.stdout.splitlines() if line.startswith("[")]
-    assert names == ["pcscd", "readers", "trust", "clock", "vpcd", "permissions"]
+    assert names == ["pcscd", "readers", "nfcpy", "nfc readers", "port100 module", "udev rule",
+                     "trust", "clock", "vpcd", "permissions"]
     assert out.returncode in (0, 1)
+
+
+def test_doctor_nfc_problems_fail_only_for_an_nfc_locator():
+    from agent.config import config_from_mapping
+    from agent.doctor import check_nfc
+
+    # No USB bus here: "nfc readers" cannot pass when the kiosk is configured for a USB reader.
+    usb = config_from_mapping({"reader": {"locator": "nfc:usb"}})
+    nfc = {c.name: c.status for c in check_nfc(usb)}
+    assert nfc["nfc readers"] is Status.FAIL
+    pcsc = {c.name: c.status for c in check_nfc(AgentConfig())}
+    assert pcsc["nfc readers"] is Status.OK
+    assert Status.FAIL not in pcsc.values()
+    assert "vsmartcard-vpcd" not in pcsc  # reported once, by check_vpcd
