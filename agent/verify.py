@@ -254,4 +254,13 @@ def verify_challenge_signature(public_key: object, challenge: bytes, signature: 
 
 
 def public_key_of(der: bytes) -> object:
-    return cx509.load_der_x509_certificate(der).public_key()
+    """The certificate's public key.
+
+    :raises CertificateRejectedError: MALFORMED, also for a key type the library does not know
+        (a card-supplied SPKI OID must not escape as ``UnsupportedAlgorithm``).
+    """
+    try:
+        return cx509.load_der_x509_certificate(der).public_key()
+    except (UnsupportedAlgorithm, ValueError) as e:
+        raise CertificateRejectedError(RejectReason.MALFORMED,
+                                       "certificate public key is not usable") from e
