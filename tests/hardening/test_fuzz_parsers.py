@@ -4,6 +4,8 @@ length bytes) and plain noise. Only the parsers' typed errors may escape."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -86,3 +88,13 @@ def test_command_apdu_refuses_impossible_fields_with_value_error(
     except ValueError:
         return
     assert all(0 <= f <= 255 for f in fields) and len(data) <= 65535
+
+
+CRASHES = sorted((Path(__file__).parent / "crashes").glob("*"))
+
+
+@pytest.mark.parametrize("path", CRASHES, ids=[p.name for p in CRASHES])
+def test_found_crashes_stay_fixed(path: Path) -> None:
+    """Inputs the fuzzers once crashed on (``<target>-<id>``): now a typed error or accepted."""
+    target = path.name.rsplit("-", 1)[0]
+    call(target, path.read_bytes())
