@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 MAX_REVOCATION_BYTES = 16 * 1024 * 1024
 FETCH_TIMEOUT_S = 5.0
+# An OCSP answer without nextUpdate is current only this long after its thisUpdate: otherwise an
+# old "good" (replayed over plain http, where no nonce binds it) would never go stale.
+MAX_OCSP_AGE = timedelta(hours=1)
 
 
 class Fetcher(Protocol):
@@ -100,6 +103,41 @@ def _verify_signed_by(issuer: cx509.Certificate, signature: bytes, data: bytes,
         raise InvalidSignature("unsupported issuer key type")
 
 
+def _check_crl_scope(crl: cx509.CertificateRevocationList, cert: cx509.Certificate) -> None:
+    """Refuse a CRL that is not a complete CRL covering ``cert`` (RFC 5280 §5.2.4, §5.2.5, §6.3.3).
+
+    JPKI partitions its sign CRLs by distribution point (reference §11.1: one per prefecture and
+    city), so "not listed" in another partition's CRL, or in a delta CRL, proves nothing.
+    """
+    idp: cx509.IssuingDistributionPoint | None = None
+    for ext in crl.extensions:
+        if isinstance(ext.value, cx509.DeltaCRLIndicator):
+            raise RevocationUnavailableError("CRL is a delta CRL, not a complete CRL")
+        if isinstance(ext.value, cx509.IssuingDistributionPoint):
+            idp = ext.value
+        elif ext.critical:
+            raise RevocationUnavailableError("CRL has an unknown critical extension")
+    if idp is None:
+        return
+    if (idp.only_contains_ca_certs or idp.only_contains_attribute_certs
+            or idp.only_some_reasons is not None or idp.indirect_crl):
+        raise RevocationUnavailableError("CRL scope does not cover this certificate")
+    if idp.full_name is None and idp.relative_name is None:
+        return
+    try:
+        cdps = cert.extensions.get_extension_for_class(cx509.CRLDistributionPoints).value
+    except cx509.ExtensionNotFound as e:
+        raise RevocationUnavailableError("CRL is for a distribution point the certificate "
+                                         "does not name") from e
+    wanted = set(idp.full_name or [])
+    for point in cdps:
+        if wanted and wanted.intersection(point.full_name or []):
+            return
+        if idp.relative_name is not None and point.relative_name == idp.relative_name:
+            return
+    raise RevocationUnavailableError("CRL is for another distribution point")
+
+
 def check_crl(crl_der: bytes, cert: cx509.Certificate, issuer: cx509.Certificate,
               at: datetime) -> None:
     """Check ``cert`` against ``crl_der`` at ``at``.
@@ -122,6 +160,7 @@ def check_crl(crl_der: bytes, cert: cx509.Certificate, issuer: cx509.Certificate
         ok = False
     if not ok:
         raise RevocationUnavailableError("CRL signature does not verify with the issuer key")
+    _check_crl_scope(crl, cert)
     at_utc = at.astimezone(tz=crl.last_update_utc.tzinfo)
     next_update = crl.next_update_utc
     if at_utc < crl.last_update_utc:
@@ -155,6 +194,9 @@ def check_ocsp(url: str, cert: cx509.Certificate, issuer: cx509.Certificate, at:
             raise RevocationUnavailableError("OCSP responder not authorised") from e
         if cx509.oid.ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
             raise RevocationUnavailableError("OCSP responder not authorised")
+        at_delegate = at.astimezone(tz=delegate.not_valid_after_utc.tzinfo)
+        if not delegate.not_valid_before_utc <= at_delegate <= delegate.not_valid_after_utc:
+            raise RevocationUnavailableError("OCSP responder certificate is not valid now")
         signer = delegate
     try:
         _verify_signed_by(signer, resp.signature, resp.tbs_response_bytes,
@@ -164,8 +206,8 @@ def check_ocsp(url: str, cert: cx509.Certificate, issuer: cx509.Certificate, at:
     if resp.serial_number != cert.serial_number:
         raise RevocationUnavailableError("OCSP answer is about another certificate")
     at_utc = at.astimezone(tz=resp.this_update_utc.tzinfo)
-    if at_utc < resp.this_update_utc or (
-            resp.next_update_utc is not None and at_utc > resp.next_update_utc):
+    expires = resp.next_update_utc or resp.this_update_utc + MAX_OCSP_AGE
+    if at_utc < resp.this_update_utc or at_utc > expires:
         raise RevocationUnavailableError("OCSP answer is not current")
     if resp.certificate_status == ocsp.OCSPCertStatus.REVOKED:
         raise CertificateRejectedError(RejectReason.REVOKED, "OCSP says revoked")

@@ -181,6 +181,55 @@ def test_crl_good_revoked_stale(tmp_path):
     assert ei.value.code is ErrorCode.REVOCATION_UNAVAILABLE
 
 
+def _dp(city: str) -> cx509.GeneralName:
+    return cx509.DirectoryName(cx509.Name([
+        cx509.NameAttribute(cx509.oid.NameOID.ORGANIZATIONAL_UNIT_NAME, "CRL Distribution Points"),
+        cx509.NameAttribute(cx509.oid.NameOID.COMMON_NAME, city)]))
+
+
+def _idp(*, full_name=None, ca_only=False) -> cx509.IssuingDistributionPoint:
+    return cx509.IssuingDistributionPoint(
+        full_name=full_name, relative_name=None, only_contains_user_certs=False,
+        only_contains_ca_certs=ca_only, only_some_reasons=None, indirect_crl=False,
+        only_contains_attribute_certs=False)
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        [(_idp(ca_only=True), True)],
+        [(_idp(full_name=[_dp("Other-shi")]), True)],
+        [(cx509.DeltaCRLIndicator(1), True)],
+        [(cx509.UnrecognizedExtension(cx509.ObjectIdentifier("1.2.3.4"), b"\x05\x00"), True)],
+    ],
+    ids=["only-ca-certs", "other-partition", "delta-crl", "unknown-critical"],
+)
+def test_crl_that_does_not_cover_the_certificate_proves_nothing(tmp_path, extensions):
+    # JPKI partitions sign CRLs by city (reference §11.1): "not listed" in a CRL whose scope
+    # does not cover the certificate must never become revocation-checked.
+    root = make_root()
+    ee = make_ee(root, serial=0x99)
+    crl = tmp_path / "partial.crl"
+    crl.write_bytes(make_crl(root, [], extensions=extensions))
+    with pytest.raises(RevocationUnavailableError) as ei:
+        validate_certificate(ee, store_of(root), purpose=Purpose.SIGN, at=AT,
+                             revocation=RevocationSource.crl_file(crl))
+    assert ei.value.code is ErrorCode.REVOCATION_UNAVAILABLE
+
+
+def test_crl_of_the_certificates_own_partition_is_used(tmp_path):
+    root = make_root()
+    ee = make_ee(root, serial=0x99)
+    crl = tmp_path / "user-certs.crl"
+    idp = cx509.IssuingDistributionPoint(
+        full_name=None, relative_name=None, only_contains_user_certs=True,
+        only_contains_ca_certs=False, only_some_reasons=None, indirect_crl=False,
+        only_contains_attribute_certs=False)
+    crl.write_bytes(make_crl(root, [0x99], extensions=[(idp, True)]))
+    e = reject(ee, store_of(root), revocation=RevocationSource.crl_file(crl))
+    assert e.code is ErrorCode.CERT_REVOKED
+
+
 def test_crl_from_foreign_issuer_or_url_fetcher(tmp_path):
     root, other = make_root(), make_root(rsa_key(9), serial=3)
     ee = make_ee(root)
@@ -205,14 +254,14 @@ def test_ocsp_good_and_revoked():
     ee_der = make_ee(root)
     ee = cx509.load_der_x509_certificate(ee_der)
 
-    def responder(status):
+    def responder(status, next_update=datetime(2026, 11, 27, tzinfo=UTC)):
         def fetch(url, *, body=None, content_type=None):
             req = ocsp.load_der_ocsp_request(body)
             assert req.serial_number == ee.serial_number
             b = ocsp.OCSPResponseBuilder().add_response(
                 cert=ee, issuer=root.cert, algorithm=hashes.SHA256(), cert_status=status,
                 this_update=datetime(2026, 11, 25, tzinfo=UTC),
-                next_update=datetime(2026, 11, 27, tzinfo=UTC),
+                next_update=next_update,
                 revocation_time=(datetime(2026, 1, 1) if status == ocsp.OCSPCertStatus.REVOKED
                                  else None),
                 revocation_reason=None,
@@ -225,6 +274,14 @@ def test_ocsp_good_and_revoked():
     v = validate_certificate(ee_der, store_of(root), purpose=Purpose.SIGN, at=AT,
                              revocation=src, fetcher=responder(ocsp.OCSPCertStatus.GOOD))
     assert "revocation-checked" in v.assurance
+    # Without nextUpdate an old "good" goes stale after MAX_OCSP_AGE (a replay proves nothing).
+    v = validate_certificate(ee_der, store_of(root), purpose=Purpose.SIGN,
+                             at=datetime(2026, 11, 25, 0, 30, tzinfo=UTC), revocation=src,
+                             fetcher=responder(ocsp.OCSPCertStatus.GOOD, next_update=None))
+    assert "revocation-checked" in v.assurance
+    with pytest.raises(RevocationUnavailableError):
+        validate_certificate(ee_der, store_of(root), purpose=Purpose.SIGN, at=AT, revocation=src,
+                             fetcher=responder(ocsp.OCSPCertStatus.GOOD, next_update=None))
     e = reject(ee_der, store_of(root), revocation=src,
                fetcher=responder(ocsp.OCSPCertStatus.REVOKED))
     assert e.code is ErrorCode.CERT_REVOKED

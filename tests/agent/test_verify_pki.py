@@ -125,10 +125,12 @@ def make_ee(issuer: Ca, key=None, *, purpose: str = "sign", san=SAN_DEFAULT,
 
 
 def make_crl(issuer: Ca, revoked_serials=(), *, this_update=datetime(2026, 11, 1,
-             tzinfo=UTC), next_update=datetime(2027, 11, 1, tzinfo=UTC)
-             ) -> bytes:
+             tzinfo=UTC), next_update=datetime(2027, 11, 1, tzinfo=UTC),
+             extensions=()) -> bytes:
     b = (x509.CertificateRevocationListBuilder().issuer_name(issuer.cert.subject)
          .last_update(this_update).next_update(next_update))
+    for ext, critical in extensions:
+        b = b.add_extension(ext, critical=critical)
     for s in revoked_serials:
         b = b.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(s)
