@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 from kiosk_ui import create_app
 
 log = logging.getLogger("kiosk_ui")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demo", action="store_true", help="serve the demo panel at /demo")
     p.add_argument("--demo-persona", default="yamada-taro", help="persona preselected on /demo")
     args = p.parse_args(argv)
+    if args.host not in LOOPBACK:
+        # design §5: localhost-only binding (the agent's config refuses the same, api.host).
+        p.error("--host must be a loopback address (127.0.0.1, ::1 or localhost)")
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
