@@ -199,16 +199,19 @@ class ApduChannel:
 
     # -- credentials --------------------------------------------------------------------------
 
-    def verify_status(self) -> int | None:
+    def verify_status(self) -> int:
         """Query the selected IEF's counter with an empty VERIFY; consumes no try (reference §3).
 
-        Returns tries left (63Cx → x, 6984 → 0), or None if the card answered 9000 (an
-        "already verified" reading some cards may give, reference §4 [CONFLICT]).
+        Returns tries left (63Cx → x, 6984 → 0).
+
+        :raises BadResponseError: the card answered 9000, an "already verified" reading some cards
+            may give (reference §4 [CONFLICT]). It says nothing about the counter, so callers
+            must not guess "full": a guess could send a PIN on its last try (design §1).
         """
         command = CommandApdu(0x00, INS.VERIFY, 0x00, P2_CURRENT_KEY)
         data, sw = self.transmit_sw(command)
         if sw == SW.OK:
-            return None
+            raise BadResponseError("the card answered 9000 to the retry query: tries left unknown")
         tries = tries_from_sw(sw)
         if tries is None:
             raise ApduError(sw, data, "VERIFY (retry query)")

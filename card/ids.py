@@ -105,7 +105,7 @@ class CommonEF(IntEnum):
     PIN = 0x001C
 
 
-# Maximum tries of each credential (reference §5, §7.3; 照合番号 counters are UNCERTAIN: 10 per SOL).
+# Maximum tries per credential (reference §5, §7.3; 照合番号 counters are UNCERTAIN: 10 per SOL).
 MAX_TRIES_AUTH_PIN = 3
 MAX_TRIES_SIGN_PASSWORD = 5
 MAX_TRIES_INPUT_HELPER_PIN = 3

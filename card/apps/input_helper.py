@@ -15,7 +15,6 @@ from card.channel import ApduChannel
 from card.errors import BadResponseError, PinFormatError
 from card.ids import (
     AID,
-    MAX_TRIES_INPUT_HELPER_PIN,
     TAG_BASIC_INFO,
     TAG_CVC,
     TAG_INTEGRITY,
@@ -201,8 +200,7 @@ class InputHelperApp:
         """Tries left of the 4-digit PIN (IEF 0011); consumes none."""
         self._ensure()
         self.channel.select_ef(InputHelperEF.PIN)
-        tries = self.channel.verify_status()
-        return MAX_TRIES_INPUT_HELPER_PIN if tries is None else tries
+        return self.channel.verify_status()
 
     def verify_pin(self, pin: str) -> None:
         """VERIFY the 4-digit PIN once (format checked first, no APDU on a bad format)."""

@@ -73,7 +73,9 @@ def normalize_pin(kind: PinKind, pin: str) -> bytes:
         if not _AUTH_PIN.fullmatch(pin):
             raise PinFormatError("the auth PIN is exactly 4 digits")
         return pin.encode("ascii")
-    upper = pin.upper()
+    # ASCII first: Unicode case mapping folds "ſ" to "S", "ı" to "I", "ﬁ" to "FI", which would
+    # send a password the holder never typed and spend a try on it.
+    upper = pin.upper() if pin.isascii() else ""
     if not _SIGN_PASSWORD.fullmatch(upper):
         raise PinFormatError("the signature password is 6-16 characters A-Z and 0-9")
     return upper.encode("ascii")
@@ -177,9 +179,7 @@ class JpkiApp:
         """Tries left for ``kind`` via the empty VERIFY; consumes none (reference §3)."""
         self._ensure()
         self.channel.select_ef(kind.pin_ef)
-        tries = self.channel.verify_status()
-        # 9000 to the retry query means "verified"; a correct VERIFY resets the counter (§4).
-        return kind.max_tries if tries is None else tries
+        return self.channel.verify_status()
 
     def verify_pin(self, kind: PinKind, pin: str) -> None:
         """VERIFY ``kind`` once; the format is checked before any APDU.

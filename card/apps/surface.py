@@ -15,7 +15,7 @@ from card import tlv
 from card.apps.input_helper import ApInfo, read_cvc
 from card.channel import ApduChannel
 from card.errors import BadResponseError, PinFormatError
-from card.ids import AID, MAX_TRIES_MATCH_KEY, TAG_AGE, TAG_FACE, SurfaceEF
+from card.ids import AID, TAG_AGE, TAG_FACE, SurfaceEF
 
 MAX_FACE_LEN = 0x7FFF  # READ BINARY offsets are 15-bit, so no EF can be longer (reference §3)
 MAX_RECORD_LEN = 4096
@@ -146,8 +146,7 @@ class SurfaceApp:
         """Tries left of ``key``; consumes none (counts are [UNCERTAIN] on real cards, §5)."""
         self._ensure()
         self.channel.select_ef(key.ief)
-        tries = self.channel.verify_status()
-        return MAX_TRIES_MATCH_KEY if tries is None else tries
+        return self.channel.verify_status()
 
     def verify(self, key: SurfaceKey, value: str) -> None:
         """VERIFY ``key`` once (format checked first)."""

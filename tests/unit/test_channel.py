@@ -157,12 +157,21 @@ def test_read_object_enforces_max_len() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sw", "tries"), [("63 C3", 3), ("63 C0", 0), ("69 84", 0), ("90 00", None)],
-    ids=["three", "zero", "blocked", "verified"],
+    ("sw", "tries"), [("63 C3", 3), ("63 C0", 0), ("69 84", 0)],
+    ids=["three", "zero", "blocked"],
 )
-def test_verify_status(sw: str, tries: int | None) -> None:
+def test_verify_status(sw: str, tries: int) -> None:
     ch, conn = channel([("00 20 00 80", sw)])
     assert ch.verify_status() == tries
+    assert conn.done()
+
+
+def test_verify_status_9000_is_not_a_count() -> None:
+    # Some cards may answer 9000 ("already verified", reference §4): the counter is then
+    # unknown, and guessing "full" could spend a holder's last try.
+    ch, conn = channel([("00 20 00 80", "90 00")])
+    with pytest.raises(BadResponseError):
+        ch.verify_status()
     assert conn.done()
 
 
