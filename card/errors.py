@@ -24,6 +24,10 @@ class NoCardError(TransportError):
     """The reader exists but holds no card."""
 
 
+class CardBusyError(TransportError):
+    """Exclusive access was asked for and refused: another program holds the card."""
+
+
 class CardRemovedError(TransportError):
     """The card left the reader (or the field) while it was in use."""
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from card.errors import CardRemovedError, NoCardError, NoReaderError, TransportError
+from card.errors import (
+    CardBusyError,
+    CardRemovedError,
+    NoCardError,
+    NoReaderError,
+    TransportError,
+)
 from card.transports import CardConnection, Interface, Reader, Transport
 
 logger = logging.getLogger(__name__)
@@ -92,14 +98,10 @@ class PcscConnection(CardConnection):
         self.exclusive = exclusive
         mode = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
         hresult, hcard, protocol = scard.SCardConnect(context.handle, name, mode, protocols)
-        if hresult == scard.SCARD_E_SHARING_VIOLATION and exclusive:
-            # Another process holds the card; shared access still works, but PIN state could
-            # be used by that process, so say so.
-            logger.warning("reader %s: exclusive access refused, using shared mode", name)
-            self.exclusive = False
-            hresult, hcard, protocol = scard.SCardConnect(
-                context.handle, name, scard.SCARD_SHARE_SHARED, protocols
-            )
+        if hresult == scard.SCARD_E_SHARING_VIOLATION:
+            # Another program holds the card. No quiet fallback to shared mode: a PIN verified
+            # on a shared connection could be used by that program (reference §6.4).
+            raise CardBusyError(f"{name}: the card is in use by another program")
         if hresult != scard.SCARD_S_SUCCESS:
             raise _error(scard, hresult, f"connect to {name}")
         self._hcard = hcard
