@@ -1,0 +1,197 @@
+"""No personal data anywhere after a run (issue 7 §5): every persona through every flow (and a
+wrong credential) through the agent session, in-process and through real pcscd + vpcd, with
+every logger at TRAFFIC (5) and below; then the log text, the audit, key and token files and
+every file in the temporary directories are scanned for names, addresses, birth dates (several
+formats), PINs/passwords (plain and as APDU hex) and My Numbers (plain and as hex/UTF-8 hex)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.flows import FLOWS
+from agent.service import AgentService, CardFlowBackend
+from card.emulator import PERSONAS, VirtualMynaCard
+from card.transports.emulated import EmulatedReader
+from tests.hardening.rig import AT, SessionDriver, credential, service_config
+
+TRAFFIC = 5
+VPCD_READER = "Virtual PCD 00 00"
+
+
+class Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=1)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"{record.name} {record.levelname} {record.getMessage()}"
+        if record.exc_info:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        self.lines.append(text)
+
+
+def _hex_forms(value: str) -> list[str]:
+    h = value.encode("utf-8").hex()
+    spaced = " ".join(h[i:i + 2] for i in range(0, len(h), 2))
+    return ["(?i)" + h, "(?i)" + re.escape(spaced)]
+
+
+def forbidden(persona: Any) -> list[tuple[str, re.Pattern[str]]]:
+    ident, cred = persona.identity, persona.credentials
+    out: list[tuple[str, str]] = []
+    for label, value in (("name", ident.name), ("address", ident.address)):
+        out.append((label, re.escape(value)))
+        out += [(label + "-hex", p) for p in _hex_forms(value)]
+        for part in re.split(r"[\s\u3000]+", value):
+            if len(part) >= 2:
+                out.append((label, re.escape(part)))
+    b = ident.birth_date
+    out += [("birth", f"{b:%Y-%m-%d}"), ("birth", f"{b:%Y%m%d}"), ("birth", f"{b:%Y/%m/%d}"),
+            ("birth", f"{b.year}年{b.month}月{b.day}日"),
+            ("birth", rf"(?<!\d){ident.printed_birth_yymmdd}(?!\d)")]
+    out += [("my_number", rf"(?<!\d){ident.my_number}(?!\d)")]
+    out += [("my_number-hex", p) for p in _hex_forms(ident.my_number)]
+    out += [("match_b", cred.match_b)] + [("match_b-hex", p) for p in _hex_forms(cred.match_b)]
+    for label in ("auth_pin", "sign_password", "input_helper_pin", "birth_key"):
+        secret = getattr(cred, label)
+        out.append((label, rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])"))
+        out += [(label + "-hex", p) for p in _hex_forms(secret)]
+    return [(label, re.compile(p)) for label, p in out]
+
+
+@pytest.fixture
+def capture() -> Iterator[Capture]:
+    cap = Capture()
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(cap)
+    root.setLevel(1)  # below TRAFFIC: everything any module logs
+    try:
+        yield cap
+    finally:
+        root.removeHandler(cap)
+        root.setLevel(old)
+
+
+def run_everyone(driver: SessionDriver, insert: Any, remove: Any) -> int:
+    """Every persona x every flow with its credential, then one wrong credential; returns how
+    many taps produced an identity (so the scan is not vacuous)."""
+    results = 0
+    for name in sorted(PERSONAS):
+        for flow in FLOWS:
+            final = driver.tap(*insert(name), flow, credential(name, flow))
+            results += final["state"] == "result"
+            remove()
+        final = driver.tap(*insert(name), "auth", "9999")
+        remove()
+    return results
+
+
+def scan(texts: dict[str, str]) -> list[str]:
+    leaks = []
+    for p in PERSONAS.values():
+        for label, pattern in forbidden(p):
+            for where, text in texts.items():
+                m = pattern.search(text)
+                if m:
+                    near = text[max(0, m.start() - 60):m.end() + 10]
+                    leaks.append(f"{p.name} {label} in {where}: …{near}…")
+    return leaks
+
+
+def files_under(*dirs: Path) -> dict[str, str]:
+    out = {}
+    for d in dirs:
+        for f in d.rglob("*"):
+            if f.is_file():
+                out[str(f)] = f.read_bytes().decode("utf-8", "replace")
+    return out
+
+
+def _check(capture: Capture, results: int, tmp_path: Path, svc: AgentService) -> None:
+    assert results >= 30, results
+    assert any(" TRAFFIC " in line for line in capture.lines)
+    files = files_under(tmp_path)
+    assert str(svc.config.audit_path) in files and str(svc.token_file) in files
+    leaks = scan({"log": "\n".join(capture.lines), **files})
+    assert not leaks, "\n".join(leaks[:20])
+
+
+@pytest.mark.emulator_only
+def test_no_personal_data_in_process(capture: Capture, tmp_path: Path, trust_dir: Path) -> None:
+    config = service_config(tmp_path, trust_dir, log={"level": "TRAFFIC"})
+    reader = EmulatedReader("privacy")
+    svc = AgentService(config, demo_reader=reader, backend=CardFlowBackend(config, at=lambda: AT))
+    svc.start()
+    driver = SessionDriver(svc)
+    try:
+        results = run_everyone(driver, lambda n: (reader, VirtualMynaCard(PERSONAS[n])),
+                               lambda: driver.remove(reader))
+    finally:
+        driver.close()
+        svc.stop()
+    _check(capture, results, tmp_path, svc)
+
+
+class _VpcdSlot:
+    """Insert/remove through the vpcd bridge, with the reader view the driver expects."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.bridge: Any = None
+
+    def insert(self, card: VirtualMynaCard) -> None:
+        from card.emulator.vpcd import VpcdBridge
+
+        self.bridge = VpcdBridge(card, port=self.port)
+        self.bridge.start()
+
+    def remove(self) -> None:
+        if self.bridge is not None:
+            self.bridge.remove()
+            self.bridge = None
+
+    def has_card(self) -> bool:
+        return self.bridge is not None
+
+
+@pytest.mark.pcsc
+@pytest.mark.emulator_only
+def test_no_personal_data_through_pcsc(capture: Capture, tmp_path: Path, trust_dir: Path,
+                                       pcscd: Any) -> None:
+    config = service_config(tmp_path, trust_dir, log={"level": "TRAFFIC"},
+                            reader={"locator": f"pcsc:{VPCD_READER}", "poll_interval_s": 0.1})
+    svc = AgentService(config, backend=CardFlowBackend(config, at=lambda: AT))
+    svc.start()
+    slot = _VpcdSlot(pcscd.port)
+    driver = SessionDriver(svc)
+    try:
+        driver.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER)
+
+        def remove() -> None:
+            slot.remove()
+            driver.wait(lambda s: s["state"] == "idle")
+
+        results = run_everyone(driver, lambda n: (slot, VirtualMynaCard(PERSONAS[n])), remove)
+    finally:
+        slot.remove()
+        driver.close()
+        svc.stop()
+    _check(capture, results, tmp_path, svc)
+
+
+def test_the_scan_finds_what_it_looks_for() -> None:
+    p = PERSONAS["yamada-taro"]
+    ident = p.identity
+    for text in (ident.name, ident.address.encode().hex(), ident.my_number,
+                 " ".join(f"{b:02X}" for b in p.credentials.sign_password.encode()),
+                 f"{ident.birth_date:%Y%m%d}"):
+        assert scan({"t": f"x {text} y"}), text
+    assert not scan({"t": "SW 63C2 after 12 ms, 4096 bytes"})
