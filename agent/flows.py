@@ -49,7 +49,8 @@ from card.apps.input_helper import InputHelperApp
 from card.apps.jpki import CertificateKind, JpkiApp, PinKind, digest_info, normalize_pin
 from card.apps.surface import SurfaceApp, SurfaceKey
 from card.channel import ApduChannel
-from card.errors import CardError
+from card.errors import ApduError, CardError
+from card.sw import SW
 from card.transports import CardConnection
 
 logger = logging.getLogger(__name__)
@@ -224,13 +225,19 @@ def _jpki_flow(purpose: Purpose, channel: ApduChannel, credential: str, at: date
     pin = _pin_format(lambda: normalize_pin(kind, credential).decode("ascii"))
     jpki = JpkiApp(channel)
     steps.run("select", jpki.select)
-    if purpose is Purpose.SIGN and not steps.run("check_sign_certificate",
-                                                 jpki.has_sign_certificate):
+    if purpose is Purpose.SIGN and steps.run("check_sign_certificate",
+                                             jpki.has_sign_certificate) is False:
         raise FlowError(ErrorCode.NO_SIGN_CERTIFICATE, "card has no signature certificate")
     tries = steps.run("read_retry_counter", lambda: jpki.tries_left(kind))
     _check_tries(tries, config, confirm)
     steps.run("verify_pin", lambda: jpki.verify_pin(kind, pin))
-    cert_der = steps.run("read_certificate", lambda: jpki.read_certificate(cert_kind))
+    try:
+        cert_der = steps.run("read_certificate", lambda: jpki.read_certificate(cert_kind))
+    except ApduError as e:
+        if purpose is Purpose.SIGN and e.sw == SW.FILE_NOT_FOUND:
+            raise FlowError(ErrorCode.NO_SIGN_CERTIFICATE,
+                            "card has no signature certificate") from e
+        raise
     ca_der = steps.run("read_ca_certificate", lambda: jpki.read_certificate(ca_kind))
     store = config.trust
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from card.channel import ApduChannel
-from card.errors import BadResponseError, PinFormatError
+from card.errors import ApduError, BadResponseError, PinFormatError
 from card.ids import (
     AID,
     CERT_PRESENCE_BOTH,
@@ -26,6 +26,7 @@ from card.ids import (
     TOKEN_LABEL_CARD,
     JpkiEF,
 )
+from card.sw import SW
 
 MAX_CERTIFICATE_LEN = 8192  # J-LIS certificates are ~1.3 KB (reference §7.2); generous bound
 TOKEN_INFO_LEN = 160  # PKCS#11 CK_TOKEN_INFO, big-endian CK_ULONGs (reference §7.1)
@@ -168,10 +169,19 @@ class JpkiApp:
         self.channel.select_ef(JpkiEF.TOKEN_INFO)
         return TokenInfo.parse(self.channel.read_binary(0, TOKEN_INFO_LEN, personal=False))
 
-    def has_sign_certificate(self) -> bool:
-        """EF 0008: first byte 8F when the signature certificate is present (reference §2.1)."""
+    def has_sign_certificate(self) -> bool | None:
+        """EF 0008: first byte 8F when the signature certificate is present (reference §2.1).
+
+        None when the card has no EF 0008: its format is [UNCERTAIN] beyond one card, so its
+        absence says nothing about the certificate.
+        """
         self._ensure()
-        self.channel.select_ef(JpkiEF.CERT_PRESENCE)
+        try:
+            self.channel.select_ef(JpkiEF.CERT_PRESENCE)
+        except ApduError as e:
+            if e.sw == SW.FILE_NOT_FOUND:
+                return None
+            raise
         flags = self.channel.read_binary(0, len(CERT_PRESENCE_BOTH), personal=False)
         return flags[0] == CERT_PRESENCE_BOTH[0]
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agent.flows import FLOWS, FlowConfig, Verdict, run_flow
-from card.emulator import PERSONAS, export_trust
+from card.emulator import PERSONAS, VirtualMynaCard, export_trust
 from card.ids import AID, JpkiEF
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)
@@ -232,3 +232,30 @@ def test_no_personal_data_in_logs(config, caplog):
                    p.credentials.match_b, "1980-02-17", "19800217"):
         assert secret not in text
     assert logging.getLogger("agent.flows").name in text
+
+
+class _CardWithoutEf0008(VirtualMynaCard):
+    """A card whose JPKI AP has no EF 0008 (its format is [UNCERTAIN], reference §2.1)."""
+
+    def process(self, capdu: bytes) -> bytes:
+        if capdu == bytes.fromhex("00A4020C020008"):
+            return bytes.fromhex("6A82")
+        return super().process(capdu)
+
+
+@pytest.mark.emulator_only
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("yamada-taro", None), ("minor-no-sign-cert", "NO_SIGN_CERTIFICATE")],
+)
+def test_missing_ef_0008_says_nothing_about_the_sign_certificate(config, persona, expected):
+    from card.transports.emulated import EmulatedReader
+
+    card = _CardWithoutEf0008(PERSONAS[persona])
+    verdict = run(EmulatedReader(persona, card), "sign", "MYNA2026", config)
+    if expected is None:
+        assert verdict.ok, verdict.to_json()["error"]
+    else:
+        # No certificate to read: a typed failure, never an identity.
+        assert not verdict.ok and verdict.identity is None
+        assert verdict.to_json()["error"]["code"] == expected
