@@ -95,7 +95,8 @@ class AuditLog:
         error = verdict.get("error") if isinstance(verdict.get("error"), dict) else None
         cert = verdict.get("certificate") if isinstance(verdict.get("certificate"), dict) else None
         serial = cert.get("serial") if cert else None
-        timings = verdict.get("timings_ms") if isinstance(verdict.get("timings_ms"), dict) else {}
+        raw_timings = verdict.get("timings_ms")
+        timings: dict[str, Any] = raw_timings if isinstance(raw_timings, dict) else {}
         line = {
             "v": 1,
             "session": session_id,

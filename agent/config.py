@@ -7,6 +7,7 @@ is wrong with it, so an operator can fix a kiosk from the message alone.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -165,7 +166,7 @@ def _build_section(section: str, cls: type, values: Mapping[str, Any]) -> Any:
     for key, value in values.items():
         dotted = f"{section}.{key}"
         if not hasattr(defaults, key):
-            known = ", ".join(f.name for f in cls.__dataclass_fields__.values())
+            known = ", ".join(f.name for f in dataclasses.fields(cls))
             raise ConfigError(dotted, f"unknown key (known: {known})")
         kwargs[key] = _coerce(dotted, getattr(defaults, key), value)
     return cls(**kwargs)

@@ -42,18 +42,18 @@ def rsa_key_from_tlvs(data: bytes) -> rsa.RSAPublicKey:
     """Decode ``90 <e> 91 <n>`` (exactly these two, in order) into an RSA public key."""
     try:
         items = list(tlv.iterate(data))
-    except BadResponseError as e:
-        raise RecordError("RSA key TLVs do not parse") from e
+    except BadResponseError as err:
+        raise RecordError("RSA key TLVs do not parse") from err
     if [i.tag for i in items] != [TAG_RSA_EXPONENT, TAG_RSA_MODULUS]:
         raise RecordError("RSA key TLVs are not 90 then 91")
-    e = int.from_bytes(items[0].value, "big")
+    exponent = int.from_bytes(items[0].value, "big")
     n = int.from_bytes(items[1].value, "big")
-    if not (3 <= e < (1 << 64)) or e % 2 == 0:
+    if not (3 <= exponent < (1 << 64)) or exponent % 2 == 0:
         raise RecordError("RSA exponent out of range")
     if not MIN_RSA_BITS <= n.bit_length() <= MAX_RSA_BITS or n % 2 == 0:
         raise RecordError("RSA modulus out of range")
     try:
-        return rsa.RSAPublicNumbers(e, n).public_key()
+        return rsa.RSAPublicNumbers(exponent, n).public_key()
     except ValueError as ex:
         raise RecordError("RSA key rejected") from ex
 

@@ -172,11 +172,11 @@ class AgentService:
         self._server_thread: threading.Thread | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
-    def start(self) -> AgentService:
+    def start(self) -> Self:
         write_token_file(self.token_file, self.token)
         self._server = make_server(self.config.api.host, self.config.api.port, self.app,
                                    threaded=True, request_handler=_QuietHandler)
-        self._server.daemon_threads = True
+        self._server.daemon_threads = True  # type: ignore[attr-defined] # ThreadedWSGIServer
         self._server_thread = threading.Thread(target=self._server.serve_forever,
                                                name="myna-api", daemon=True)
         self.controller.start()

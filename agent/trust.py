@@ -180,13 +180,13 @@ class TrustStore:
                     continue
                 for der in load_certificates(_read_file(path)):
                     anchors.append(TrustAnchor(der, "test", purpose, True))
-        for path in extra_roots:
-            for der in load_certificates(_read_file(Path(path))):
+        for root_file in extra_roots:
+            for der in load_certificates(_read_file(Path(root_file))):
                 anchors.append(TrustAnchor(der, "operator", None, True))
         store = cls(mode, tuple(anchors), tdir,
                     frozenset(fingerprint(a.der) for a in anchors))
-        for path in ca_files:
-            for der in load_certificates(_read_file(Path(path))):
+        for ca_file in ca_files:
+            for der in load_certificates(_read_file(Path(ca_file))):
                 store = store.with_ca(der)
         return store
 

@@ -398,6 +398,9 @@ class NfcUdpCard:
         except OSError as e:
             log.debug("nfc-udp card: sendto failed: %s", e)
 
+    _command: bytes
+    _response: bytes
+
     def _reset_link(self) -> None:
         self._state = "idle"
         self._brty = "106B"

@@ -91,7 +91,7 @@ def configure_client_socket(workdir: Path) -> Path:
 
 
 def start_pcscd(workdir: Path, port: int) -> PcscdInstance:
-    """Start pcscd with a vpcd reader on ``port``/``port+1``, socket-activated on workdir/pcscd.comm."""
+    """Start pcscd with a vpcd reader on ``port``/``port+1``, socket-activated on pcscd.comm."""
     conf = workdir / "reader.conf.d"
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "vpcd").write_text(
@@ -105,13 +105,13 @@ def start_pcscd(workdir: Path, port: int) -> PcscdInstance:
         sock_path.unlink()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(str(sock_path))
-    os.chmod(sock_path, 0o666)
+    os.chmod(sock_path, 0o666)  # noqa: S103 - test daemon's socket, as pcscd makes its own
     s.listen(64)
     fd = s.fileno()
     move = "" if fd == 3 else f"exec 3<&{fd} {fd}<&-; "
     log = open(workdir / "pcscd.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(  # noqa: S603
-        [
+        [  # noqa: S607 - bash from PATH, as the test-stack recipe does
             "bash",
             "-c",
             move + f'export LISTEN_FDS=1 LISTEN_PID=$$; exec {PCSCD} -f -c "{conf}"',

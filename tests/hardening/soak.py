@@ -1,0 +1,111 @@
+"""The soak loop shared by ``tests/hardening/test_soak.py`` and ``bench/hardening.py``: N taps
+across every persona and flow through one agent service on the real PC/SC path (pcscd + vpcd,
+the emulator behind the vpcd bridge), never restarting the service; process figures (RSS,
+open file descriptors, threads) are sampled after tap 10 and after tap N."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.flows import FLOWS
+from agent.service import AgentService, CardFlowBackend
+from card.emulator import PERSONAS, VirtualMynaCard
+from tests.hardening.rig import AT, SessionDriver, credential, service_config
+
+VPCD_READER = "Virtual PCD 00 00"
+END_STATES = ("result", "error", "awaiting_credential")
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    taps: int
+    rss_kib: int
+    fds: int
+    threads: int
+
+    def line(self) -> str:
+        return (f"after {self.taps:>6} taps: RSS {self.rss_kib / 1024:7.1f} MiB, "
+                f"{self.fds:3d} fds, {self.threads:2d} threads")
+
+
+@dataclass(slots=True)
+class SoakResult:
+    taps: int = 0
+    results: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    samples: list[Figures] = field(default_factory=list)
+
+
+def figures(taps: int) -> Figures:
+    rss = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+    return Figures(taps, rss, len(os.listdir("/proc/self/fd")), threading.active_count())
+
+
+class _Slot:
+    """One vpcd slot: insert = a new bridge for the card, remove = pull it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.bridge: Any = None
+
+    def insert(self, card: VirtualMynaCard) -> None:
+        from card.emulator.vpcd import VpcdBridge
+
+        self.bridge = VpcdBridge(card, port=self.port).start()
+
+    def remove(self) -> None:
+        if self.bridge is not None:
+            self.bridge.remove()
+            self.bridge = None
+
+    def has_card(self) -> bool:
+        return self.bridge is not None
+
+
+def soak(tmp: Path, trust_dir: Path, vpcd_port: int, taps: int,
+         sample_at: tuple[int, ...] = (10,),
+         progress: Callable[[Figures], None] | None = None) -> SoakResult:
+    """Run ``taps`` taps (personas x flows round robin, right credentials) through one
+    service; every tap must end in a final state and go back to idle on removal."""
+    config = service_config(tmp, trust_dir, reader={"locator": f"pcsc:{VPCD_READER}",
+                                                    "poll_interval_s": 0.1})
+    svc = AgentService(config, backend=CardFlowBackend(config, at=lambda: AT))
+    svc.start()
+    slot = _Slot(vpcd_port)
+    driver = SessionDriver(svc)
+    out = SoakResult()
+    combos = [(p, f) for p in sorted(PERSONAS) for f in FLOWS]
+    try:
+        driver.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER)
+        for i in range(taps):
+            persona, flow = combos[i % len(combos)]
+            final = driver.tap(slot, VirtualMynaCard(PERSONAS[persona]), flow,
+                               credential(persona, flow))
+            assert final["state"] in END_STATES, (i, persona, flow, final)
+            if final["state"] == "result":
+                out.results += 1
+            elif final["error"]:
+                code = final["error"]["code"]
+                out.errors[code] = out.errors.get(code, 0) + 1
+            slot.remove()
+            idle = driver.wait(lambda s: s["state"] == "idle")
+            assert idle["session_id"] is None and idle["verdict"] is None, (i, idle)
+            out.taps = i + 1
+            if out.taps in sample_at or out.taps == taps:
+                fig = figures(out.taps)
+                out.samples.append(fig)
+                if progress is not None:
+                    progress(fig)
+    finally:
+        slot.remove()
+        driver.close()
+        svc.stop()
+    return out

@@ -1,0 +1,32 @@
+"""Soak (issue 7 §4): ~300 taps across every persona and flow through real pcscd + vpcd
+without restarting the agent; no stuck state, and threads, file descriptors and RSS after the
+last tap within a small bound of the figures after tap 10. The 10,000-tap run is
+``bench/hardening.py --taps 10000``."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.flows import FLOWS
+from card.emulator import PERSONAS
+from tests.hardening.soak import soak
+
+pytestmark = [pytest.mark.slow, pytest.mark.pcsc, pytest.mark.emulator_only]
+TAPS = 6 * len(PERSONAS) * len(FLOWS)  # 264 with 11 personas: every combination six times
+
+
+def test_soak_through_pcsc(pcscd: Any, tmp_path: Path, trust_dir: Path) -> None:
+    result = soak(tmp_path, trust_dir, pcscd.port, TAPS)
+    gc.collect()
+    assert result.taps == TAPS
+    assert result.results >= TAPS // 2, result  # most combinations verify
+    assert "INTERNAL" not in result.errors and "TIMEOUT" not in result.errors, result.errors
+    first, last = result.samples[0], result.samples[-1]
+    assert first.taps == 10 and last.taps == TAPS
+    assert last.threads <= first.threads + 1, result.samples
+    assert last.fds <= first.fds + 4, result.samples
+    assert last.rss_kib <= first.rss_kib + 24 * 1024, result.samples
