@@ -8,7 +8,7 @@ delivery on loopback, idle CPU while polling, and RSS after N emulated taps vs a
 * RSS: ``VmRSS`` after 10 taps and after N taps (default 1,000) of the auth flow through the
   whole service (watcher, session worker, flows, audit, SSE), with ``gc.collect()`` before each.
 
-    .venv/bin/python bench/agent.py [taps] [idle_seconds]
+    .venv/bin/python bench/agent_service.py [taps] [idle_seconds]
 """
 
 from __future__ import annotations
