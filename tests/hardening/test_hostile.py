@@ -153,3 +153,60 @@ def test_every_lie_through_the_session(service) -> None:
     final = driver.tap(reader, honest, "number", credential(PERSONA, "number"))
     assert final["state"] == "result", final
     driver.remove(reader)
+
+
+PCSC_LIES = [Lie.HUGE_RESPONSE, Lie.ENDLESS_61, Lie.OVERLONG_READ, Lie.CHANGING_CERT,
+             Lie.VERIFY_ALWAYS_OK, Lie.GARBAGE_OK]
+
+
+@pytest.mark.pcsc
+@pytest.mark.emulator_only
+@pytest.mark.parametrize("lie", PCSC_LIES, ids=[lie.value for lie in PCSC_LIES])
+def test_lies_through_pcscd_and_vpcd(lie: Lie, pcscd, config) -> None:
+    """The same lies behind the vpcd bridge: pcscd and pyscard carry 65,535-byte frames and
+    endless 61xx to the host, which still ends in a typed error."""
+    from card.emulator.vpcd import VpcdBridge
+    from card.transports import open_reader
+
+    card = HostileCard(PERSONAS[PERSONA], lie)
+    bridge = VpcdBridge(card, port=pcscd.port).start()
+    reader = open_reader("pcsc:Virtual PCD 00 00")
+    try:
+        deadline = time.monotonic() + 5
+        while not reader.has_card():
+            assert time.monotonic() < deadline, "pcscd did not see the card"
+            time.sleep(0.05)
+        flow = "auth"
+        cred = credential(PERSONA, flow)
+        verdict = run(reader, flow, wrong(cred) if lie is Lie.VERIFY_ALWAYS_OK else cred, config)
+        check_failed(verdict.to_json(), flow)
+    finally:
+        bridge.remove()
+        deadline = time.monotonic() + 5
+        while reader.has_card() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@pytest.mark.emulator_only
+def test_one_very_slow_answer_is_bounded_by_the_session(service) -> None:
+    """A card that holds one answer for 2 s (card_s = 1 s): the session reports TIMEOUT once
+    the answer comes (the flow is checked between steps), then returns to idle."""
+    _svc, reader, driver = service
+    card = HostileCard(PERSONAS[PERSONA], Lie.SLOW)
+    card.faults.latency_s = 0.0
+    slow_once = {"left": 1}
+    original = card.process
+
+    def process(capdu: bytes) -> bytes:
+        answer = original(capdu)
+        if capdu[1] == 0x2A and slow_once["left"]:  # COMPUTE DIGITAL SIGNATURE
+            slow_once["left"] = 0
+            time.sleep(2.0)
+        return answer
+
+    card.process = process  # type: ignore[method-assign]
+    start = time.monotonic()
+    final = driver.tap(reader, card, "auth", credential(PERSONA, "auth"))
+    assert final["state"] == "error" and final["error"]["code"] == "TIMEOUT", final
+    assert time.monotonic() - start < 6
+    assert driver.remove(reader)["session_id"] is None
