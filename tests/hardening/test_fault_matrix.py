@@ -124,3 +124,19 @@ def test_pulled_at_every_apdu_through_the_session(flow: str, service, config) ->
             assert all(s["verdict"]["ok"] for s in driver.seen if s["verdict"])
         ap, ef = PIN_EF[flow]
         assert card.tries_left(ap, ef) == max_tries(card, flow), (flow, n)
+
+
+@pytest.mark.emulator_only
+@pytest.mark.parametrize("flow", FLOWS)
+def test_credential_with_a_trailing_newline_spends_no_try(flow: str, service) -> None:
+    """The kiosk's '^…$' checks let 'PIN\\n' through; the agent must refuse it before any
+    VERIFY (PIN_FORMAT, still awaiting the credential, counter untouched)."""
+    reader, driver = service
+    card = VirtualMynaCard(PERSONAS[PERSONA])
+    final = driver.tap(reader, card, flow, credential(PERSONA, flow) + "\n")
+    assert final["state"] == "awaiting_credential", final
+    assert final["error"]["code"] == "PIN_FORMAT"
+    assert not pin_verifies(card)
+    ap, ef = PIN_EF[flow]
+    assert card.tries_left(ap, ef) == max_tries(card, flow)
+    driver.remove(reader)
