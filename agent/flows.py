@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agent import cvc as cvc_mod
@@ -38,7 +39,7 @@ from agent.errors import (
 )
 from agent.identity import era_for, identity_from_certificate, parse_sex
 from agent.revocation import Fetcher, RevocationSource, urllib_fetcher
-from agent.trust import Purpose, TrustStore
+from agent.trust import PinnedCaCache, Purpose, TrustStore
 from agent.verify import (
     Assurance,
     public_key_of,
@@ -71,6 +72,7 @@ class FlowConfig:
     enabled_flows: frozenset[str] = frozenset({"sign", "auth", "face"})
     allow_last_try: bool = False
     fetcher: Fetcher = urllib_fetcher
+    ca_cache: PinnedCaCache = field(default_factory=PinnedCaCache, compare=False)
 
     @classmethod
     def build(cls, *, trust_mode: str = "jlis", test_dir: str | Path | None = None,
@@ -217,6 +219,43 @@ def _certificate_json(validated: Any) -> dict[str, Any]:
             "issuer_generation": validated.anchor.generation}
 
 
+def _authority_key_id(cert_der: bytes) -> bytes | None:
+    try:
+        aki = asn1_x509.Certificate.load(cert_der).authority_key_identifier
+    except Exception:  # noqa: BLE001 - malformed DER is validate_certificate's to report
+        return None
+    return aki if isinstance(aki, bytes) else None
+
+
+def _store_with_card_ca(config: FlowConfig, purpose: Purpose, cert_der: bytes,
+                        read_card_ca: Callable[[], bytes]) -> TrustStore:
+    """The trust store for ``cert_der``, reading the card's CA copy only when needed.
+
+    No read when an anchor already has the issuer's key id (test or operator roots) or a pinned
+    CA with that key id was read from an earlier card (``PinnedCaCache``).
+    """
+    store = config.trust
+    aki = _authority_key_id(cert_der)
+    if aki is not None:
+        if store.anchor_by_key_id(aki, purpose) is not None:
+            return store
+        cached = config.ca_cache.get(aki)
+        if cached is not None:
+            return store.with_ca(cached)
+    ca_der = read_card_ca()
+    try:
+        store = store.with_ca(ca_der)
+    except CertificateRejectedError:
+        # The card's CA copy proves nothing unless pinned (reference §11.2); with anchors
+        # configured we still validate against them, otherwise there is nothing to trust.
+        if not [a for a in store.anchors if a.purpose in (None, purpose)]:
+            raise
+        logger.info("card CA certificate is not pinned; using configured anchors only")
+        return store
+    config.ca_cache.remember(ca_der)
+    return store
+
+
 def _jpki_flow(purpose: Purpose, channel: ApduChannel, credential: str, at: datetime,
                config: FlowConfig, confirm: bool, steps: _Steps) -> _Outcome:
     kind = PinKind.SIGN if purpose is Purpose.SIGN else PinKind.AUTH
@@ -238,16 +277,9 @@ def _jpki_flow(purpose: Purpose, channel: ApduChannel, credential: str, at: date
             raise FlowError(ErrorCode.NO_SIGN_CERTIFICATE,
                             "card has no signature certificate") from e
         raise
-    ca_der = steps.run("read_ca_certificate", lambda: jpki.read_certificate(ca_kind))
-    store = config.trust
-    try:
-        store = store.with_ca(ca_der)
-    except CertificateRejectedError:
-        # The card's CA copy proves nothing unless pinned (reference §11.2); with anchors
-        # configured we still validate against them, otherwise there is nothing to trust.
-        if not [a for a in store.anchors if a.purpose in (None, purpose)]:
-            raise
-        logger.info("card CA certificate is not pinned; using configured anchors only")
+    store = _store_with_card_ca(config, purpose, cert_der,
+                                lambda: steps.run("read_ca_certificate",
+                                                  lambda: jpki.read_certificate(ca_kind)))
     validated = steps.run("validate_chain", lambda: validate_certificate(
         cert_der, store, purpose=purpose, at=at, revocation=config.revocation,
         fetcher=config.fetcher))

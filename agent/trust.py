@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,6 +109,36 @@ class TrustAnchor:
     @property
     def certificate(self) -> x509.Certificate:
         return x509.Certificate.load(self.der)
+
+
+class PinnedCaCache:
+    """Pinned CA certificates already read from cards, by subjectKeyIdentifier.
+
+    The product pins J-LIS roots by fingerprint only, so each tap must read the card's CA copy
+    (EF 0002/000B, about 1.3 KB, 7 APDUs) before the chain can be built. A copy whose
+    fingerprint is pinned is the same bytes on every card, so once seen it is kept here and
+    later taps skip the read. Only pinned certificates enter; thread-safe; bounded.
+    """
+
+    MAX_ENTRIES = 16
+
+    def __init__(self) -> None:
+        self._by_key_id: dict[bytes, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_id: bytes) -> bytes | None:
+        with self._lock:
+            return self._by_key_id.get(key_id)
+
+    def remember(self, der: bytes) -> None:
+        if pinned_root_for(der) is None:
+            return  # never cache what is not pinned
+        key_id = x509.Certificate.load(der).key_identifier
+        if key_id is None:
+            return
+        with self._lock:
+            if len(self._by_key_id) < self.MAX_ENTRIES:
+                self._by_key_id[key_id] = der
 
 
 def load_certificates(data: bytes, *, limit: int = 16) -> list[bytes]:
@@ -217,6 +248,13 @@ class TrustStore:
         anchor = TrustAnchor(der, pin.generation, pin.purpose, False)
         return TrustStore(self.mode, (*self.anchors, anchor), self.test_dir,
                           self.extra_fingerprints)
+
+    def anchor_by_key_id(self, key_id: bytes, purpose: Purpose) -> TrustAnchor | None:
+        """The anchor whose subjectKeyIdentifier is ``key_id`` (an end-entity's AKI), if any."""
+        for a in self.anchors:
+            if a.purpose in (None, purpose) and a.certificate.key_identifier == key_id:
+                return a
+        return None
 
     def generation_of(self, root_der: bytes) -> str:
         a = self.anchor_for(root_der)
