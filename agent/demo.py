@@ -46,7 +46,9 @@ def demo_config(
     return config_from_mapping(
         {
             "reader": {"locator": "emulator:yamada-taro"},
-            "flows": {"enabled": ["sign", "auth", "face"], "default": "sign"},
+            # "number" is opt-in (design §2); the demo turns it on so the staff screen can show
+            # the masked My Number and its explicit reveal. The demo panel says so.
+            "flows": {"enabled": ["sign", "auth", "face", "number"], "default": "sign"},
             "trust": {
                 "mode": "test",
                 "test_dir": str(trust_dir),

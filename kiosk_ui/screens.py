@@ -23,7 +23,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from kiosk_ui.agent_client import AgentClient, AgentRequestError, AgentUnavailableError
 from kiosk_ui.messages import all_catalogs, catalog
-from kiosk_ui.viewmodel import view
+from kiosk_ui.viewmodel import my_number, view
 
 log = logging.getLogger(__name__)
 bp = Blueprint("screens", __name__)
@@ -226,6 +226,35 @@ def cancel() -> tuple[Response, int] | Response:
         return _fail(503, "UNAVAILABLE", "unavailable.title")
     except AgentRequestError as e:
         return _fail(409, e.code)
+
+
+@bp.post("/api/reveal")
+def reveal_number() -> tuple[Response, int] | Response:
+    """Staff-only explicit reveal of the My Number on a ``number`` result (design §2).
+
+    The number travels only in this POST's no-store JSON body, never in a snapshot, URL, cookie
+    or storage; the page shows it for a few seconds and masks it again. Only the staff page
+    offers the button and sends ``mode: staff``; the agent's session must still be showing
+    this very result, so a stale or purged session reveals nothing.
+    """
+    body = _json_body()
+    sid = body.get("session_id") if body else None
+    if (
+        body is None
+        or body.get("mode") != "staff"
+        or not isinstance(sid, str)
+        or not _SESSION_ID.match(sid)
+    ):
+        return _fail(400, "INPUT", "input.bad_request")
+    try:
+        snap = _agent().state()
+    except AgentUnavailableError:
+        return _fail(503, "UNAVAILABLE", "unavailable.title")
+    number = my_number(snap) if snap.session_id == sid else None
+    if number is None:
+        return _fail(409, "STALE_SESSION", "stale.title")
+    log.info("my number revealed on the staff screen")  # the event only, never the number
+    return jsonify({"ok": True, "my_number": number})
 
 
 @bp.app_errorhandler(403)

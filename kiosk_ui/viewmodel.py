@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_IMAGE_B64 = 2 * 1024 * 1024
 MAX_PIXELS = 4_000_000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_FLOWS = ("sign", "auth", "face", "number")
 _ASSURANCE = frozenset(
     {"chain", "revocation-checked", "possession", "record-signature", "not-verified"}
 )
@@ -94,10 +95,25 @@ def _identity(ident: dict[str, Any], flow: str) -> dict[str, Any]:
         out["address_image"] = image_to_png_data_url(ident.get("address_png_b64"))
         out["card_expiry"] = _s(ident.get("card_expiry"), 32)
         out["verified"] = ident.get("verified") is True
+    if flow == "number":
+        out["verified"] = ident.get("verified") is True
     number = _s(ident.get("my_number"), 12)
     if number:
+        # Design §2: masked on screen; the full number crosses to the browser only on a staff
+        # member's explicit reveal (screens.reveal_number), never in a snapshot.
         out["my_number_masked"] = "•••• •••• " + number[-4:]
     return out
+
+
+def my_number(snap: Snapshot) -> str | None:
+    """The full My Number of a ``number`` result on screen now, else None (never logged)."""
+    verdict = snap.verdict
+    if snap.state != "result" or snap.flow != "number" or not isinstance(verdict, dict):
+        return None
+    ident = verdict.get("identity")
+    ok = verdict.get("ok") is True and isinstance(ident, dict)
+    number = ident.get("my_number") if ok and isinstance(ident, dict) else None
+    return number if isinstance(number, str) and len(number) == 12 and number.isdigit() else None
 
 
 def view(snap: Snapshot) -> dict[str, Any]:
@@ -108,6 +124,7 @@ def view(snap: Snapshot) -> dict[str, Any]:
         "state": snap.state,
         "session_id": snap.session_id,
         "flow": snap.flow,
+        "flows_enabled": [f for f in snap.flows_enabled if f in _FLOWS],
         "test_trust": snap.test_trust,
         "demo": snap.demo,
         "credential": None,

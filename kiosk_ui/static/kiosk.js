@@ -8,6 +8,8 @@
   var CATALOGS = JSON.parse(document.getElementById("catalogs").textContent);
   var CSRF = document.querySelector('meta[name="csrf-token"]').content;
   var WANT_FLOW = document.body.dataset.wantFlow;
+  var revealTimer = null;
+  var REVEAL_MS = 5000;          // design §2: shown on explicit reveal only, then masked again
   var lang = "ja";
   var snap = null;
   var overlay = null;           // "stale" | "unavailable" | null: set by the kiosk server side
@@ -31,7 +33,17 @@
   }
   function show(name) {
     SCREENS.forEach(function (s) { $("screen-" + s).hidden = (s !== name); });
+    var changed = document.body.dataset.screen !== name;
     document.body.dataset.screen = name;
+    // One polite live region announces each new screen (its heading, plus an error's advice)
+    // so that a screen reader hears state changes; hidden sections are never read.
+    var sec = $("screen-" + name);
+    var h = sec.querySelector("h1");
+    var msg = (h ? h.textContent : "");
+    var alertEl = sec.querySelector(".alert:not([hidden])");
+    if (name === "error") { msg += " " + $("error-action").textContent; }
+    else if (alertEl) { msg += " " + alertEl.textContent; }
+    if (changed || $("announce").textContent !== msg) { $("announce").textContent = msg; }
   }
 
   // ---- posting ------------------------------------------------------------------------
@@ -78,7 +90,30 @@
     el.removeAttribute("src");
     return false;
   }
+  function maskNumber(masked) {
+    clearTimeout(revealTimer); revealTimer = null;
+    $("r-number").textContent = masked || "";
+    var btn = $("reveal");
+    if (btn) { btn.textContent = t("reveal.show"); btn.setAttribute("aria-pressed", "false"); btn.dataset.i18n = "reveal.show"; }
+  }
+  function toggleReveal() {
+    if (revealTimer) { clearTimeout(revealTimer); revealTimer = null; render(); return; }          // "Hide": back to the masked view at once
+    if (!snap || snap.state !== "result" || !snap.session_id) { return; }
+    var sid = snap.session_id;
+    post("/api/reveal", { session_id: sid, mode: "staff" }).then(function (r) {
+      var n = r.body && r.body.my_number;
+      if (r.status !== 200 || typeof n !== "string" || !/^[0-9]{12}$/.test(n) ||
+          !snap || snap.session_id !== sid || snap.state !== "result") { return; }
+      $("r-number").textContent = n.slice(0, 4) + " " + n.slice(4, 8) + " " + n.slice(8);
+      n = null;
+      var btn = $("reveal");
+      btn.textContent = t("reveal.hide"); btn.dataset.i18n = "reveal.hide"; btn.setAttribute("aria-pressed", "true");
+      revealTimer = setTimeout(function () { revealTimer = null; render(); }, REVEAL_MS);
+    });
+  }
   function clearResult() {
+    maskNumber("");
+    $("r-number-row").hidden = true; $("r-number-label").hidden = true;
     ["r-name", "r-address", "r-birth", "r-sex", "r-expiry", "result-title"].forEach(function (i) { $(i).textContent = ""; });
     $("result-badges").textContent = "";
     ["result-photo", "r-name-image", "r-address-image"].forEach(function (i) { $(i).removeAttribute("src"); });
@@ -88,16 +123,20 @@
   function renderResult(res) {
     var id = res.identity;
     var face = res.flow === "face";
-    var unverified = face && !id.verified;
+    var unverified = (face || res.flow === "number") && !id.verified;
     $("result-title").textContent = t(unverified ? "result.title.unverified" : "result.title");
     $("result-title").className = unverified ? "warn" : "ok";
     $("r-name").textContent = id.name || "";
     $("r-address").textContent = id.address || "";
     $("r-birth").textContent = birthText(id);
-    $("r-sex").textContent = id.sex ? (lang === "ja" ? id.sex.label_ja : id.sex.label_en) || "" : "";
+    var sex = id.sex ? (lang === "ja" ? id.sex.label_ja : id.sex.label_en) || "" : "";
+    $("r-sex").textContent = lang === "en" ? sex.charAt(0).toUpperCase() + sex.slice(1) : sex;
     $("r-expiry-label").textContent = t(face ? "result.card_expiry" : "result.cert_expiry");
     $("r-expiry").textContent = face ? fmtDate(ymd(id.card_expiry)) : fmtDate(jstDate(res.cert_not_after));
     $("r-substitute").hidden = !id.substitute;
+    var hasNumber = typeof id.my_number_masked === "string";
+    $("r-number-row").hidden = !hasNumber; $("r-number-label").hidden = !hasNumber;
+    if (!revealTimer) { maskNumber(hasNumber ? id.my_number_masked : ""); }
     ["r-name", "r-address", "r-birth", "r-sex", "r-expiry"].forEach(function (i) {
       var empty = !$(i).textContent;
       $(i).hidden = empty;
@@ -238,6 +277,16 @@
       flowRequested = snap.seq;
       post("/api/flow", { flow: WANT_FLOW });
     }
+    var choice = $("flow-choice");
+    if (choice) {
+      // Staff choose between the card-face check and the opt-in My Number flow, only when the
+      // operator enabled "number" (design §1, §2).
+      choice.hidden = (snap.flows_enabled || []).indexOf("number") < 0;
+      choice.querySelectorAll("button").forEach(function (b) {
+        b.setAttribute("aria-pressed", b.dataset.flow === WANT_FLOW ? "true" : "false");
+        b.disabled = !(snap.state === "idle" || snap.state === "awaiting_credential" || snap.state === "no_reader");
+      });
+    }
     var st = snap.state;
     if (st === "awaiting_credential" && snap.credential) { renderEntry(); return; }
     if (st === "reading") {
@@ -318,6 +367,14 @@
     $("confirmb-fix").addEventListener("click", function () { entry.confirmB = false; render(); });
     $("confirmb-send").addEventListener("click", submit);
     $("result-done").addEventListener("click", cancelSession);
+    if ($("reveal")) { $("reveal").addEventListener("click", toggleReveal); }
+    if ($("flow-choice")) {
+      $("flow-choice").addEventListener("click", function (e) {
+        var f = e.target.dataset && e.target.dataset.flow;
+        if (!f || f === WANT_FLOW) { return; }
+        WANT_FLOW = f; flowRequested = -1; render();
+      });
+    }
     $("error-done").addEventListener("click", cancelSession);
     document.addEventListener("keydown", function (e) {
       if (!snap || snap.state !== "awaiting_credential" || document.body.dataset.screen !== "entry") { return; }

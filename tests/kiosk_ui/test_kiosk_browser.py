@@ -332,7 +332,7 @@ def test_language_switch(page: Any, stack: Stack) -> None:
     wait_screen(page, "result")
     assert page.text_content("#result-title") == "Verified"
     assert "17 Feb 1980 (Showa 55)" in page.text_content("#r-birth")
-    assert page.text_content("#r-sex") == "male"
+    assert page.text_content("#r-sex") == "Male"  # capitalised for display
     shot(page, "result-en.png")
     stack.remove()
     wait_screen(page, "idle")  # the next person starts in Japanese
@@ -460,3 +460,109 @@ def test_stale_tab_after_agent_restart(browser: Any, tmp_path: Path) -> None:
         srv.shutdown()
         srv.server_close()
         ctx.close()
+
+
+def test_staff_number_flow_masked_until_explicit_reveal(page: Any, stack: Stack) -> None:
+    from card.emulator import PERSONAS
+
+    creds = PERSONAS["yamada-taro"].credentials
+    number = creds.match_a
+    open_kiosk(page, stack, "/staff")
+    page.wait_for_selector("#flow-choice", state="visible")  # the demo enables "number"
+    page.click("#flow-number")
+    assert page.get_attribute("#flow-number", "aria-pressed") == "true"
+    card = stack.insert("yamada-taro")
+    page.wait_for_function(
+        "() => document.getElementById('pad').dataset.kind === 'input_helper_pin'"
+    )
+    wait_screen(page, "entry")
+    type_keys(page, creds.input_helper_pin)
+    page.click("#entry-ok")
+    wait_screen(page, "result")
+    assert page.text_content("#r-number") == "•••• •••• " + number[-4:]
+    assert number not in page.content()  # masked: the full number is not even in the DOM
+    shot(page, "staff-number-masked.png")
+    page.click("#reveal")
+    spaced = f"{number[:4]} {number[4:8]} {number[8:]}"
+    page.wait_for_function(f"() => document.getElementById('r-number').textContent === {spaced!r}")
+    assert page.get_attribute("#reveal", "aria-pressed") == "true"
+    assert number not in page.url
+    assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+    assert all(number not in c["value"] for c in page.context.cookies())
+    # It masks itself again after a few seconds, and "Hide" masks at once.
+    page.wait_for_function(
+        "() => document.getElementById('r-number').textContent.startsWith('••••')", timeout=8000
+    )
+    page.click("#reveal")
+    page.wait_for_function(f"() => document.getElementById('r-number').textContent === {spaced!r}")
+    page.click("#reveal")
+    assert page.text_content("#r-number").startswith("••••")
+    assert verify_count(card) == 1
+    stack.remove()
+    wait_screen(page, "idle")
+    assert number not in page.content() and number[-4:] not in page.inner_text("body")
+
+
+def test_reveal_refused_without_staff_or_current_result(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    call = """(body) => fetch('/api/reveal', {method: 'POST', headers: {'Content-Type':
+      'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content},
+      body: JSON.stringify(body)}).then(r => r.status)"""
+    assert page.evaluate(call, {"session_id": "abc"}) == 400  # not the staff screen
+    assert page.evaluate(call, {"session_id": "abc", "mode": "staff"}) == 409  # no such result
+    assert page.query_selector("#reveal") is None  # the unattended screen has no reveal button
+
+
+def test_accessibility_basics(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    assert page.evaluate("document.documentElement.lang") == "ja"
+    assert page.get_attribute("#announce", "aria-live") == "polite"
+    page.wait_for_function(
+        "() => document.getElementById('announce').textContent.includes('カード')"
+    )
+    stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    page.wait_for_function(
+        "() => document.getElementById('announce').textContent.includes('パスワード')"
+    )
+    nameless = page.evaluate(
+        """() => [...document.querySelectorAll('button')].filter(b => b.offsetParent &&
+             !(b.getAttribute('aria-label') || b.textContent.trim())).length"""
+    )
+    assert nameless == 0
+    small = page.evaluate(
+        """() => [...document.querySelectorAll('button')].filter(b => b.offsetParent)
+             .map(b => b.getBoundingClientRect())
+             .filter(r => r.width < 60 || r.height < 60).length"""
+    )
+    assert small == 0  # touch targets >= 60 px
+    page.click("#lang")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.wait_for_function("() => document.getElementById('announce').textContent !== ''")
+    # Badges carry text, not only colour.
+    page.click("#lang")
+    enter_password(page, "MYNA2026")
+    wait_screen(page, "result")
+    texts = page.eval_on_selector_all("#result-badges li", "els => els.map(e => e.textContent)")
+    assert texts and all(t.strip() for t in texts)
+
+
+@pytest.mark.parametrize("viewport", [LANDSCAPE, PORTRAIT], ids=["landscape", "portrait"])
+def test_staff_face_result_fits_without_scrolling(page: Any, stack: Stack, viewport: Any) -> None:
+    from card.emulator import PERSONAS
+
+    page.set_viewport_size(viewport)
+    open_kiosk(page, stack, "/staff")
+    stack.insert("yamada-taro")
+    enter_password(page, PERSONAS["yamada-taro"].credentials.match_b)
+    wait_screen(page, "confirmb")
+    page.click("#confirmb-send")
+    wait_screen(page, "result")
+    page.wait_for_function("() => document.getElementById('result-photo').naturalWidth > 0")
+    fits = """() => { const m = document.querySelector('main');
+      const foot = document.querySelector('#screen-result .result-foot .hint');
+      const hint = foot.getBoundingClientRect();
+      return m.scrollHeight <= m.clientHeight + 1 && hint.bottom <= innerHeight; }"""
+    assert page.evaluate(fits)
+    suffix = "" if viewport is LANDSCAPE else "-portrait"
+    shot(page, f"staff-face-result{suffix}.png")
