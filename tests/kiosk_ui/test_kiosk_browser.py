@@ -139,6 +139,9 @@ def test_happy_sign_flow(page: Any, stack: Stack, caplog: pytest.LogCaptureFixtu
     open_kiosk(page, stack)
     assert page.text_content("#screen-idle h1") == "カードをかざしてください"
     shot(page, "idle.png")
+    page.set_viewport_size(PORTRAIT)
+    shot(page, "idle-portrait.png")
+    page.set_viewport_size(LANDSCAPE)
     card = stack.insert("yamada-taro")
     wait_screen(page, "entry")
     assert "残り 5 回" in page.text_content("#entry-tries")
@@ -232,6 +235,8 @@ def test_failures_tell_the_person_what_to_do(
     if persona == "sign-pin-blocked":
         assert "コンビニ" in page.text_content("#error-action")
         shot(page, "error-blocked.png")
+        page.set_viewport_size(PORTRAIT)
+        shot(page, "error-blocked-portrait.png")
     page.click("#error-done")
     wait_screen(page, "awaiting_removal")
     stack.remove()
