@@ -149,7 +149,8 @@
     if (unverified && badges.indexOf("not-verified") < 0) { badges.push("not-verified"); }
     badges.forEach(function (b) {
       var li = document.createElement("li");
-      li.textContent = t("badge." + b);
+      // The number flow checks the integrity record (reference §8.3), not the card face.
+      li.textContent = t(b === "record-signature" && res.flow === "number" ? "badge." + b + ".number" : "badge." + b);
       li.className = (b === "not-verified" || b === "chain_no_revocation") ? "badge muted" : "badge";
       li.dataset.badge = b;
       ul.appendChild(li);

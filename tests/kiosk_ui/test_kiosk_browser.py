@@ -486,6 +486,9 @@ def test_staff_number_flow_masked_until_explicit_reveal(page: Any, stack: Stack)
     wait_screen(page, "result")
     assert page.text_content("#r-number") == "•••• •••• " + number[-4:]
     assert number not in page.content()  # masked: the full number is not even in the DOM
+    # The number flow checks the integrity record (reference §8.3), and its badge says so.
+    badge = page.text_content("[data-badge='record-signature']")
+    assert badge == "個人番号・基本4情報の署名を検証済"
     shot(page, "staff-number-masked.png")
     page.click("#reveal")
     spaced = f"{number[:4]} {number[4:8]} {number[8:]}"
