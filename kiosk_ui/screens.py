@@ -30,9 +30,10 @@ bp = Blueprint("screens", __name__)
 
 FLOWS = ("sign", "auth", "face", "number")
 _MAX_RAW = 64
-_DIGITS = re.compile(r"^[0-9]+$")
-_UPPER_ALNUM = re.compile(r"^[A-Z0-9]+$")
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# Used with fullmatch: "^…$" would let a trailing newline through ("$" matches before it).
+_DIGITS = re.compile(r"[0-9]+")
+_UPPER_ALNUM = re.compile(r"[A-Z0-9]+")
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class _SentGuard:
@@ -79,14 +80,14 @@ def validate_credential(kind: str, raw: object) -> tuple[str | None, str | None,
         return None, key, {}
     if kind == "sign_password":
         value = raw.upper()  # §7.3: the card compares bytes; hosts fold to upper case
-        if not _UPPER_ALNUM.match(value):
+        if not _UPPER_ALNUM.fullmatch(value):
             return None, "input.charset.sign_password", {}
         if len(value) < 6:
             return None, "input.too_short", {}
         if len(value) > 16:
             return None, "input.too_long", {}
         return value, None, {}
-    if not _DIGITS.match(raw):
+    if not _DIGITS.fullmatch(raw):
         return None, "input.charset.digits", {}
     if kind == "match_b":
         if len(raw) != 14:
@@ -177,7 +178,7 @@ def credential() -> tuple[Response, int] | Response:
     sid, seq, confirm = body.get("session_id"), body.get("seq"), body.get("confirm_last_try", False)
     if (
         not isinstance(sid, str)
-        or not _SESSION_ID.match(sid)
+        or not _SESSION_ID.fullmatch(sid)
         or not isinstance(seq, int)
         or isinstance(seq, bool)
         or not isinstance(confirm, bool)
@@ -218,7 +219,7 @@ def credential() -> tuple[Response, int] | Response:
 def cancel() -> tuple[Response, int] | Response:
     body = _json_body()
     sid = body.get("session_id") if body else None
-    if not isinstance(sid, str) or not _SESSION_ID.match(sid):
+    if not isinstance(sid, str) or not _SESSION_ID.fullmatch(sid):
         return _fail(400, "INPUT", "input.bad_request")
     try:
         return jsonify(view(_agent().cancel(sid)))
@@ -243,7 +244,7 @@ def reveal_number() -> tuple[Response, int] | Response:
         body is None
         or body.get("mode") != "staff"
         or not isinstance(sid, str)
-        or not _SESSION_ID.match(sid)
+        or not _SESSION_ID.fullmatch(sid)
     ):
         return _fail(400, "INPUT", "input.bad_request")
     try:

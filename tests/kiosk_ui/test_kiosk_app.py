@@ -99,6 +99,10 @@ def test_csrf_cookie_carries_no_identity_and_is_httponly(client: FlaskClient) ->
         ("auth_pin", "12345", None, "input.too_long"),
         ("auth_pin", "１２３４", None, "input.charset.digits"),
         ("sign_password", None, None, "input.bad_request"),
+        # A trailing newline must not slip past a "^…$" pattern ("$" matches before "\n").
+        ("sign_password", "MYNA2026\n", None, "input.charset.sign_password"),
+        ("auth_pin", "123\n", None, "input.charset.digits"),
+        ("match_b", "5502172035228\n", None, "input.charset.digits"),
     ],
 )
 def test_validate_credential(kind: str, raw: object, value: str | None, key: str | None) -> None:
