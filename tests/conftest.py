@@ -6,6 +6,8 @@ anything imports pyscard: the socket name is latched at the first PC/SC call (te
 
 Fixtures:
 
+* ``trust_dir`` (session): a directory with the emulator's exported test trust
+  (``export_trust``: test roots, test CRL, CVC issuer keys), for configs in test trust mode.
 * ``pcscd`` (session): the private pcscd instance (``tests.support.pcscd.PcscdInstance``), or a
   skip when pcscd/vpcd are not installed.
 * ``card_reader`` (factory, parametrized over backends ``emulator``, ``pcsc`` and ``nfc``)::
@@ -61,6 +63,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "emulator_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from card.emulator import export_trust
+
+    directory = tmp_path_factory.mktemp("trust")
+    export_trust(directory)
+    return directory
 
 
 @pytest.fixture(scope="session")

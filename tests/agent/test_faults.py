@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_service_rig import AT, Http, SseReader, export_trust_dir, service_config
+from test_service_rig import AT, Http, SseReader, service_config
 
 from agent.service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS, Faults, VirtualMynaCard
@@ -17,11 +17,6 @@ from card.transports.emulated import EmulatedReader
 PERSONA = "yamada-taro"
 PASSWORD = PERSONAS[PERSONA].credentials.sign_password
 VERIFY_INS = 0x20
-
-
-@pytest.fixture(scope="module")
-def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_trust_dir(tmp_path_factory.mktemp("trust"))
 
 
 def _verifies_with_data(card: VirtualMynaCard) -> int:

@@ -4,39 +4,16 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
-from test_service_rig import AT, Http, SseReader, export_trust_dir, service_config
+from test_service_rig import Http, SseReader
 
-from agent.service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.ids import AID, JpkiEF
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.emulator_only]
 VPCD_READER = "Virtual PCD 00 00"
 PERSONA = PERSONAS["yamada-taro"]
-
-
-@pytest.fixture(scope="module")
-def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_trust_dir(tmp_path_factory.mktemp("trust"))
-
-
-@pytest.fixture
-def agent(pcscd, tmp_path: Path, trust_dir: Path):
-    config = service_config(tmp_path, trust_dir, reader={"locator": f"pcsc:{VPCD_READER}",
-                                                          "poll_interval_s": 0.1})
-    svc = AgentService(config, backend=CardFlowBackend(config, at=lambda: AT))
-    svc.start()
-    http_ = Http(svc.url, svc.token)
-    sse = SseReader(http_)
-    sse.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER, timeout=10)
-    yield svc, http_, sse, pcscd
-    sse.close()
-    svc.stop()
-    if pcscd.proc.poll() is not None:  # leave the shared daemon running for other tests
-        pcscd.restart()
 
 
 def _full_tap(http_: Http, sse: SseReader, port: int) -> VirtualMynaCard:
@@ -59,8 +36,8 @@ def _full_tap(http_: Http, sse: SseReader, port: int) -> VirtualMynaCard:
     return card
 
 
-def test_pcscd_restart_mid_idle(agent):
-    svc, http_, sse, pcscd = agent
+def test_pcscd_restart_mid_idle(pcsc_agent):
+    svc, http_, sse, pcscd = pcsc_agent
     old_pid = pcscd.proc.pid
     pcscd.restart()
     assert pcscd.proc.pid != old_pid
@@ -75,8 +52,8 @@ def test_pcscd_restart_mid_idle(agent):
     _full_tap(http_, sse, pcscd.port)
 
 
-def test_reader_vanishing_then_recovery(agent):
-    svc, http_, sse, pcscd = agent
+def test_reader_vanishing_then_recovery(pcsc_agent):
+    svc, http_, sse, pcscd = pcsc_agent
     start = len(sse.events)
     pcscd.stop()  # every vpcd reader disappears with the daemon
     i, snap = sse.wait(lambda s: s["state"] == "no_reader", start=start, timeout=10)
@@ -88,11 +65,11 @@ def test_reader_vanishing_then_recovery(agent):
     _full_tap(http_, sse, pcscd.port)
 
 
-def _pull_during_sign(agent, indices) -> None:
+def _pull_during_sign(pcsc_agent, indices) -> None:
     from card.emulator import Faults
     from card.emulator.vpcd import VpcdBridge
 
-    _svc, http_, sse, pcscd = agent
+    _svc, http_, sse, pcscd = pcsc_agent
     for n in indices:
         card = VirtualMynaCard(PERSONA)
         card.faults = Faults(remove_after_apdus=n)
@@ -117,24 +94,24 @@ def _pull_during_sign(agent, indices) -> None:
         assert len(verifies) <= 1, n
 
 
-def test_card_pulled_mid_sign_through_pcscd(agent):
+def test_card_pulled_mid_sign_through_pcscd(pcsc_agent):
     """A pull in the middle of the flow via vpcd: clean abort, no identity, no try spent."""
-    _pull_during_sign(agent, (1, 5, 9, 14))  # identify, around the VERIFY, reading, signing
+    _pull_during_sign(pcsc_agent, (1, 5, 9, 14))  # identify, around the VERIFY, reading, signing
 
 
 @pytest.mark.slow
-def test_card_pulled_after_every_apdu_through_pcscd(agent):
-    _svc, http_, sse, pcscd = agent
+def test_card_pulled_after_every_apdu_through_pcscd(pcsc_agent):
+    _svc, http_, sse, pcscd = pcsc_agent
     total = len(_full_tap(http_, sse, pcscd.port).apdu_log)
     assert total > 10
     # Up to the last flow APDU: after it (and the logout SELECT) a verdict legitimately exists.
-    _pull_during_sign(agent, range(total - 2))
+    _pull_during_sign(pcsc_agent, range(total - 2))
 
 
-def test_pcscd_killed_mid_session_purges_then_recovers(agent):
+def test_pcscd_killed_mid_session_purges_then_recovers(pcsc_agent):
     from card.emulator.vpcd import VpcdBridge
 
-    _svc, http_, sse, pcscd = agent
+    _svc, http_, sse, pcscd = pcsc_agent
     card = VirtualMynaCard(PERSONA)
     bridge = VpcdBridge(card, port=pcscd.port).start()
     try:

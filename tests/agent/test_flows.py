@@ -12,18 +12,11 @@ from datetime import UTC, datetime
 import pytest
 
 from agent.flows import FLOWS, FlowConfig, Verdict, run_flow
-from card.emulator import PERSONAS, VirtualMynaCard, export_trust
+from card.emulator import PERSONAS, VirtualMynaCard
 from card.ids import AID, JpkiEF
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)
 VERIFY_HEADER = bytes.fromhex("00200080")
-
-
-@pytest.fixture(scope="module")
-def trust_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("trust")
-    export_trust(d)
-    return d
 
 
 def make_config(trust_dir, *, cvc=True, crl=True, number=True, allow_last_try=False):

@@ -16,7 +16,6 @@ from test_service_rig import (
     Http,
     SseReader,
     drive_tap,
-    export_trust_dir,
     service_config,
 )
 
@@ -63,11 +62,6 @@ def _forbidden(persona) -> list[tuple[str, re.Pattern[str]]]:
         out.append((label, "(?i)" + hexed))
         out.append((label, "(?i)" + " ".join(hexed[i:i + 2] for i in range(0, len(hexed), 2))))
     return [(label, re.compile(p)) for label, p in out]
-
-
-@pytest.fixture(scope="module")
-def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_trust_dir(tmp_path_factory.mktemp("trust"))
 
 
 @pytest.mark.emulator_only

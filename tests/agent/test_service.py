@@ -15,7 +15,6 @@ from test_service_rig import (
     Http,
     SseReader,
     drive_tap,
-    export_trust_dir,
     service_config,
 )
 
@@ -24,11 +23,6 @@ from card.emulator import PERSONAS
 from card.transports.emulated import EmulatedReader
 
 FLOWS = ("sign", "auth", "face", "number")
-
-
-@pytest.fixture(scope="module")
-def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_trust_dir(tmp_path_factory.mktemp("trust"))
 
 
 @pytest.fixture

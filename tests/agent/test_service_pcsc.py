@@ -3,20 +3,12 @@ when"): insert, POST the credential, result event over SSE, remove, idle; every 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from test_service_rig import (
-    AT,
     CREDENTIAL_FOR,
-    Http,
-    SseReader,
     drive_tap,
-    export_trust_dir,
-    service_config,
 )
 
-from agent.service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS, VirtualMynaCard
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.emulator_only]
@@ -29,30 +21,11 @@ FLOW_FOR = {  # one flow per persona keeps this under a minute; in-process cover
 }
 
 
-@pytest.fixture(scope="module")
-def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_trust_dir(tmp_path_factory.mktemp("trust"))
-
-
-@pytest.fixture
-def agent(pcscd, tmp_path: Path, trust_dir: Path):
-    config = service_config(tmp_path, trust_dir, reader={"locator": f"pcsc:{VPCD_READER}",
-                                                          "poll_interval_s": 0.1})
-    svc = AgentService(config, backend=CardFlowBackend(config, at=lambda: AT))
-    svc.start()
-    http_ = Http(svc.url, svc.token)
-    sse = SseReader(http_)
-    sse.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER, timeout=10)
-    yield svc, http_, sse, pcscd
-    sse.close()
-    svc.stop()
-
-
-def test_every_persona_through_pcscd(agent):
+def test_every_persona_through_pcscd(pcsc_agent):
     from card.emulator.vpcd import VpcdBridge
 
     assert set(FLOW_FOR) == set(PERSONAS)
-    _svc, http_, sse, pcscd = agent
+    _svc, http_, sse, pcscd = pcsc_agent
     start = 0
     for persona, flow in FLOW_FOR.items():
         p = PERSONAS[persona]

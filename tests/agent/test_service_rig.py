@@ -18,13 +18,6 @@ CREDENTIAL_FOR = {"sign": "sign_password", "auth": "auth_pin", "face": "match_b"
                   "number": "input_helper_pin"}
 
 
-def export_trust_dir(directory: Path) -> Path:
-    from card.emulator import export_trust
-
-    export_trust(directory)
-    return directory
-
-
 def service_config(tmp: Path, trust_dir: Path, **sections: Any) -> AgentConfig:
     base: dict[str, Any] = {
         "reader": {"poll_interval_s": 0.05},

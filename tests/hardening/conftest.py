@@ -1,4 +1,5 @@
-"""Fixtures for the hardening tests: exported test trust and a flow config over it."""
+"""Fixtures for the hardening tests: a flow config over the exported test trust (``trust_dir``
+comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,6 @@ import pytest
 
 from agent.flows import FlowConfig
 from tests.hardening.rig import make_config
-
-
-@pytest.fixture(scope="session")
-def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from card.emulator import export_trust
-
-    d = tmp_path_factory.mktemp("trust")
-    export_trust(d)
-    return d
 
 
 @pytest.fixture(scope="session")
