@@ -11,12 +11,11 @@ import re
 from dataclasses import dataclass
 
 from card import tlv
-from card.channel import ApduChannel
+from card.apps.base import MAX_RECORD_LEN, CvcApp, outer_tlv
 from card.errors import BadResponseError, PinFormatError
 from card.ids import (
     AID,
     TAG_BASIC_INFO,
-    TAG_CVC,
     TAG_INTEGRITY,
     TAG_MY_NUMBER,
     TAG_SIGNED_KEY,
@@ -24,8 +23,6 @@ from card.ids import (
 )
 
 MY_NUMBER_EF_LEN = 17  # FF 10 0C + 12 digits + 2 filler bytes (reference §8.1)
-MAX_RECORD_LEN = 4096
-MAX_CVC_LEN = 1024
 _FOUR_DIGITS = re.compile(r"[0-9]{4}")
 _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 _DATE = re.compile(r"[0-9]{8}")
@@ -48,13 +45,6 @@ def _ascii(value: bytes, pattern: re.Pattern[str], what: str) -> str:
     return text
 
 
-def _outer(data: bytes, tag: int, what: str) -> tlv.Tlv:
-    outer = tlv.parse_one(data)
-    if outer.tag != tag:
-        raise BadResponseError(f"{what}: tag {outer.tag:X}, expected {tag:X}")
-    return outer
-
-
 @dataclass(frozen=True, slots=True)
 class MyNumberRecord:
     """EF 0001 (reference §8.1). ``raw`` is the whole 17-byte EF, filler included."""
@@ -69,7 +59,7 @@ class MyNumberRecord:
     def parse(cls, data: bytes) -> MyNumberRecord:
         if len(data) != MY_NUMBER_EF_LEN:
             raise BadResponseError(f"My Number EF is {len(data)} bytes, expected 17")
-        outer = _outer(data, TAG_MY_NUMBER, "My Number")
+        outer = outer_tlv(data, TAG_MY_NUMBER, "My Number")
         number = _ascii(outer.value, _TWELVE_DIGITS, "My Number")
         return cls(number, bytes(data))
 
@@ -90,7 +80,7 @@ class BasicInfo:
 
     @classmethod
     def parse(cls, data: bytes) -> BasicInfo:
-        outer = _outer(data, TAG_BASIC_INFO, "basic info")
+        outer = outer_tlv(data, TAG_BASIC_INFO, "basic info")
         items = list(tlv.iterate(outer.value))
         if not items or items[0].tag != 0xDF21:
             raise BadResponseError("basic info: offset table DF21 missing")
@@ -130,7 +120,7 @@ class IntegrityRecord:
 
     @classmethod
     def parse(cls, data: bytes) -> IntegrityRecord:
-        outer = _outer(data, TAG_INTEGRITY, "integrity record")
+        outer = outer_tlv(data, TAG_INTEGRITY, "integrity record")
         found = tlv.children(outer.value)
         d31 = tlv.require(found, 0xDF31, length=32)
         d32 = tlv.require(found, 0xDF32, length=32)
@@ -151,7 +141,7 @@ class SignedKeyRecord:
 
     @classmethod
     def parse(cls, data: bytes) -> SignedKeyRecord:
-        outer = _outer(data, TAG_SIGNED_KEY, "signed key")
+        outer = outer_tlv(data, TAG_SIGNED_KEY, "signed key")
         found = tlv.children(outer.value)
         key = tlv.require(found, 0xDF51)
         sig = tlv.require(found, 0xDF52)
@@ -176,39 +166,20 @@ class ApInfo:
         return cls(outer.tag, fields, outer.raw)
 
 
-def read_cvc(channel: ApduChannel, fid: int) -> bytes:
-    """Read a CVC (``7F21``, reference §8.4) from the current AP's EF ``fid``."""
-    channel.select_ef(fid)
-    data = channel.read_object(MAX_CVC_LEN, personal=False)
-    _outer(data, TAG_CVC, "CVC")
-    return data
-
-
-class InputHelperApp:
+class InputHelperApp(CvcApp):
     """The 券面事項入力補助AP on one channel. Not thread-safe."""
 
-    def __init__(self, channel: ApduChannel) -> None:
-        self.channel = channel
-
-    def select(self) -> None:
-        self.channel.select_aid(AID.INPUT_HELPER)
-
-    def _ensure(self) -> None:
-        self.channel.ensure_selected(AID.INPUT_HELPER)
+    aid = AID.INPUT_HELPER
 
     def tries_left(self) -> int:
         """Tries left of the 4-digit PIN (IEF 0011); consumes none."""
-        self._ensure()
-        self.channel.select_ef(InputHelperEF.PIN)
-        return self.channel.verify_status()
+        return self._tries_left(InputHelperEF.PIN)
 
     def verify_pin(self, pin: str) -> None:
         """VERIFY the 4-digit PIN once (format checked first, no APDU on a bad format)."""
         if not _FOUR_DIGITS.fullmatch(pin):
             raise PinFormatError("the 券面事項入力補助 PIN is exactly 4 digits")
-        self._ensure()
-        self.channel.select_ef(InputHelperEF.PIN)
-        self.channel.verify(pin.encode("ascii"))
+        self._verify(InputHelperEF.PIN, pin.encode("ascii"))
 
     def read_my_number_record(self) -> MyNumberRecord:
         """Read EF 0001 as the reference does: exactly 17 bytes (``00 B0 00 00 11``, §8.1)."""
@@ -221,34 +192,16 @@ class InputHelperApp:
         return self.read_my_number_record().number
 
     def read_basic_info(self) -> BasicInfo:
-        self._ensure()
-        self.channel.select_ef(InputHelperEF.BASIC_INFO)
-        return BasicInfo.parse(self.channel.read_object(MAX_RECORD_LEN))
+        return BasicInfo.parse(self._read_object(InputHelperEF.BASIC_INFO, MAX_RECORD_LEN))
 
     def read_integrity(self) -> IntegrityRecord:
-        self._ensure()
-        self.channel.select_ef(InputHelperEF.INTEGRITY)
-        return IntegrityRecord.parse(self.channel.read_object(MAX_RECORD_LEN, personal=False))
-
-    def read_cvc(self) -> bytes:
-        self._ensure()
-        return read_cvc(self.channel, InputHelperEF.CVC)
+        return IntegrityRecord.parse(
+            self._read_object(InputHelperEF.INTEGRITY, MAX_RECORD_LEN, personal=False))
 
     def read_signed_key(self) -> SignedKeyRecord:
-        self._ensure()
-        self.channel.select_ef(InputHelperEF.SIGNED_KEY)
-        return SignedKeyRecord.parse(self.channel.read_object(MAX_RECORD_LEN, personal=False))
+        return SignedKeyRecord.parse(
+            self._read_object(InputHelperEF.SIGNED_KEY, MAX_RECORD_LEN, personal=False))
 
     def read_ap_info(self) -> ApInfo:
-        self._ensure()
-        self.channel.select_ef(InputHelperEF.AP_INFO)
-        return ApInfo.parse(self.channel.read_object(MAX_RECORD_LEN, personal=False))
-
-    def get_challenge(self, length: int = 16) -> bytes:
-        self._ensure()
-        return self.channel.get_challenge(length)
-
-    def sign_challenge(self, digest_info_bytes: bytes) -> bytes:
-        """Sign with this AP's own key, ``80 2A 00 00`` (presence proof, reference §8.5)."""
-        self._ensure()
-        return self.channel.compute_signature(0x00, 0x00, digest_info_bytes)
+        return ApInfo.parse(
+            self._read_object(InputHelperEF.AP_INFO, MAX_RECORD_LEN, personal=False))

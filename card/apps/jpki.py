@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from enum import Enum
 
-from card.channel import ApduChannel
+from card.apps.base import CardApp
 from card.errors import ApduError, BadResponseError, PinFormatError
 from card.ids import (
     AID,
@@ -139,18 +139,10 @@ class TokenInfo:
         )
 
 
-class JpkiApp:
+class JpkiApp(CardApp):
     """The JPKI AP on one channel. Not thread-safe."""
 
-    def __init__(self, channel: ApduChannel) -> None:
-        self.channel = channel
-
-    def select(self) -> None:
-        """SELECT the JPKI AP (clears any PIN verification, reference §1)."""
-        self.channel.select_aid(AID.JPKI)
-
-    def _ensure(self) -> None:
-        self.channel.ensure_selected(AID.JPKI)
+    aid = AID.JPKI
 
     def read_certificate(self, kind: CertificateKind) -> bytes:
         """Return one certificate as DER, reading only the bytes its header announces (§7.2).
@@ -187,9 +179,7 @@ class JpkiApp:
 
     def tries_left(self, kind: PinKind) -> int:
         """Tries left for ``kind`` via the empty VERIFY; consumes none (reference §3)."""
-        self._ensure()
-        self.channel.select_ef(kind.pin_ef)
-        return self.channel.verify_status()
+        return self._tries_left(kind.pin_ef)
 
     def verify_pin(self, kind: PinKind, pin: str) -> None:
         """VERIFY ``kind`` once; the format is checked before any APDU.
@@ -199,9 +189,7 @@ class JpkiApp:
         :raises PinBlockedError: the counter is (now) zero.
         """
         encoded = normalize_pin(kind, pin)
-        self._ensure()
-        self.channel.select_ef(kind.pin_ef)
-        self.channel.verify(encoded)
+        self._verify(kind.pin_ef, encoded)
 
     def sign(self, kind: PinKind, digest_info_bytes: bytes) -> bytes:
         """Sign a DER DigestInfo with the auth or sign key (PKCS#1 v1.5 on the card, §7.4).

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from card import tlv
-from card.apps.input_helper import ApInfo, read_cvc
-from card.channel import ApduChannel
+from card.apps.base import MAX_RECORD_LEN, CvcApp
+from card.apps.input_helper import ApInfo
 from card.errors import BadResponseError, PinFormatError
 from card.ids import AID, TAG_AGE, TAG_FACE, SurfaceEF
 
 MAX_FACE_LEN = 0x7FFF  # READ BINARY offsets are 15-bit, so no EF can be longer (reference §3)
-MAX_RECORD_LEN = 4096
 _DATE = re.compile(r"[0-9]{8}")
 
 
@@ -130,59 +129,28 @@ class AgeRecord:
         return cls(birth, d12.value, d13.value, d11.raw + d12.raw, outer.raw)
 
 
-class SurfaceApp:
+class SurfaceApp(CvcApp):
     """The 券面事項確認AP on one channel. Not thread-safe."""
 
-    def __init__(self, channel: ApduChannel) -> None:
-        self.channel = channel
-
-    def select(self) -> None:
-        self.channel.select_aid(AID.SURFACE)
-
-    def _ensure(self) -> None:
-        self.channel.ensure_selected(AID.SURFACE)
+    aid = AID.SURFACE
 
     def tries_left(self, key: SurfaceKey = SurfaceKey.MATCH_B) -> int:
         """Tries left of ``key``; consumes none (counts are [UNCERTAIN] on real cards, §5)."""
-        self._ensure()
-        self.channel.select_ef(key.ief)
-        return self.channel.verify_status()
+        return self._tries_left(key.ief)
 
     def verify(self, key: SurfaceKey, value: str) -> None:
         """VERIFY ``key`` once (format checked first)."""
-        encoded = key.check(value)
-        self._ensure()
-        self.channel.select_ef(key.ief)
-        self.channel.verify(encoded)
+        self._verify(key.ief, key.check(value))
 
     def verify_match_b(self, digits14: str) -> None:
         """VERIFY 照合番号B: birth YYMMDD (era year) + expiry YYYY + security code (§5)."""
         self.verify(SurfaceKey.MATCH_B, digits14)
 
     def read_face(self) -> CardFaceRecord:
-        self._ensure()
-        self.channel.select_ef(SurfaceEF.FACE)
-        return CardFaceRecord.parse(self.channel.read_object(MAX_FACE_LEN))
+        return CardFaceRecord.parse(self._read_object(SurfaceEF.FACE, MAX_FACE_LEN))
 
     def read_age(self) -> AgeRecord:
-        self._ensure()
-        self.channel.select_ef(SurfaceEF.AGE)
-        return AgeRecord.parse(self.channel.read_object(MAX_RECORD_LEN))
+        return AgeRecord.parse(self._read_object(SurfaceEF.AGE, MAX_RECORD_LEN))
 
     def read_ap_info(self) -> ApInfo:
-        self._ensure()
-        self.channel.select_ef(SurfaceEF.AP_INFO)
-        return ApInfo.parse(self.channel.read_object(MAX_RECORD_LEN, personal=False))
-
-    def read_cvc(self) -> bytes:
-        self._ensure()
-        return read_cvc(self.channel, SurfaceEF.CVC)
-
-    def get_challenge(self, length: int = 16) -> bytes:
-        self._ensure()
-        return self.channel.get_challenge(length)
-
-    def sign_challenge(self, digest_info_bytes: bytes) -> bytes:
-        """Sign with this AP's key, ``80 2A 00 00`` (presence proof, reference §9.4)."""
-        self._ensure()
-        return self.channel.compute_signature(0x00, 0x00, digest_info_bytes)
+        return ApInfo.parse(self._read_object(SurfaceEF.AP_INFO, MAX_RECORD_LEN, personal=False))
