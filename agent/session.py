@@ -18,136 +18,43 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from agent.config import AgentConfig
 from agent.errors import ErrorCode, error_code_for
 from agent.events import EventHub, ReaderEvent, ReaderEventKind
+from agent.session_model import (
+    BusyError,
+    CardSession,
+    CredentialStatus,
+    FlowBackend,
+    FlowNotEnabledError,
+    FlowOutcome,
+    SessionAborted,
+    SessionState,
+    StepCallback,
+)
 from card.errors import CardError, CardRemovedError
-from card.transports import CardConnection, Reader
+from card.transports import Reader
 
 logger = logging.getLogger(__name__)
 
+# The data types live in agent.session_model; re-exported for callers of the machine.
+__all__ = [
+    "BusyError",
+    "CardSession",
+    "CredentialStatus",
+    "FlowBackend",
+    "FlowNotEnabledError",
+    "FlowOutcome",
+    "SessionAborted",
+    "SessionController",
+    "SessionState",
+    "StepCallback",
+]
+
 CONNECT_ATTEMPTS = 3
 CONNECT_RETRY_S = 0.2
-
-
-# (step name, "running" | "done" | "failed", ms or None); may raise to abort the flow.
-StepCallback = Callable[[str, str, float | None], None]
-
-
-@dataclass(slots=True)
-class CredentialStatus:
-    """What the kiosk needs to ask for the credential (snapshot ``credential``)."""
-
-    kind: str
-    tries_left: int
-    max_tries: int
-    min_length: int
-    max_length: int
-    charset: str
-    needs_confirmation: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "tries_left": self.tries_left,
-            "max_tries": self.max_tries,
-            "needs_confirmation": self.needs_confirmation,
-            "min_length": self.min_length,
-            "max_length": self.max_length,
-            "charset": self.charset,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FlowOutcome:
-    """A finished flow: the verdict JSON plus what the audit line needs (no personal data)."""
-
-    ok: bool
-    verdict: dict[str, Any]
-    error_code: str | None = None
-    certificate_der: bytes | None = None
-
-
-class FlowBackend(Protocol):
-    """The seam to the verification flows (agent.flows), so the state machine tests alone."""
-
-    def identify(self, connection: CardConnection, flow: str) -> CredentialStatus:
-        """SELECT the flow's AP by AID and read the tries left with the empty VERIFY.
-
-        :raises ApplicationNotFoundError: not a My Number card (UNSUPPORTED_CARD).
-        :raises CardError: anything else from the card or the link.
-        """
-
-    def run(
-        self,
-        connection: CardConnection,
-        flow: str,
-        credential: str,
-        *,
-        confirm_last_try: bool,
-        on_step: StepCallback,
-    ) -> FlowOutcome:
-        """Run the flow; ``on_step`` may raise to abort it (the exception propagates)."""
-
-
-class SessionState(StrEnum):
-    NO_READER = "no_reader"
-    IDLE = "idle"
-    CARD_PRESENT = "card_present"
-    AWAITING_CREDENTIAL = "awaiting_credential"
-    READING = "reading"
-    RESULT = "result"
-    ERROR = "error"
-    AWAITING_REMOVAL = "awaiting_removal"
-
-
-class BusyError(Exception):
-    """A request that the current state refuses (HTTP 409, code BUSY)."""
-
-    code = ErrorCode.BUSY
-
-
-class FlowNotEnabledError(Exception):
-    code = ErrorCode.FLOW_DISABLED
-
-
-class SessionAborted(Exception):
-    """Raised from the step callback to stop a flow when the card left or the session ended."""
-
-
-@dataclass(slots=True)
-class CardSession:
-    """One tap. Holds identity data (inside ``verdict``) only until ``purge``."""
-
-    session_id: str
-    reader: str
-    flow: str
-    started: float = field(default_factory=time.monotonic)
-    started_wall: float = field(default_factory=time.time)
-    connection: CardConnection | None = None
-    credential: CredentialStatus | None = None
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    verdict: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    outcome: FlowOutcome | None = None
-    attempts: int = 0
-
-    def purge(self) -> None:
-        """Drop every reference to card data and close the card link."""
-        self.verdict = None
-        self.outcome = None
-        self.steps = []
-        self.credential = None
-        conn, self.connection = self.connection, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                logger.debug("closing connection failed", exc_info=True)
 
 
 AuditHook = Callable[[CardSession, FlowOutcome | None, str], None]
