@@ -3,7 +3,8 @@
 ``StepFaultBackend`` wraps the agent's ``CardFlowBackend`` on the test side (no product hook):
 armed with a step index k it fires a fault when step k *starts*: k = 0 is the session's
 identify (SELECT + empty VERIFY, before any flow step), k >= 1 the k-th ``on_step(…,
-"running")`` of ``run_flow``. The fault runs on the session worker thread, synchronously,
+"running")`` of ``run_flow`` (``on="failed"``/``"done"``: when step k *ends* instead, after its
+APDUs were answered). The fault runs on the session worker thread, synchronously,
 before the session's own step callback, so the step's first APDU meets the fault. ``Slot``
 gives a vpcd bridge the ``insert/remove/has_card`` shape of an ``EmulatedReader``.
 ``step_names`` lists a clean tap's steps (the matrix's width).
@@ -58,20 +59,21 @@ class StepFaultBackend:
         self._inner = inner
         self._lock = threading.Lock()
         self._k: int | None = None
+        self._on = "running"
         self._fault: Callable[[], None] | None = None
         self.fired: str | None = None
 
-    def arm(self, k: int, fault: Callable[[], None]) -> None:
+    def arm(self, k: int, fault: Callable[[], None], on: str = "running") -> None:
         with self._lock:
-            self._k, self._fault, self.fired = k, fault, None
+            self._k, self._fault, self._on, self.fired = k, fault, on, None
 
     def disarm(self) -> None:
         with self._lock:
             self._k, self._fault = None, None
 
-    def _maybe_fire(self, index: int, name: str) -> None:
+    def _maybe_fire(self, index: int, name: str, status: str = "running") -> None:
         with self._lock:
-            if self._k != index or self._fault is None:
+            if self._k != index or self._fault is None or self._on != status:
                 return
             fault, self._fault, self._k = self._fault, None, None
             self.fired = name
@@ -88,7 +90,7 @@ class StepFaultBackend:
         def hooked(name: str, status: str, ms: float | None = None) -> None:
             if status == "running":
                 started[0] += 1
-                self._maybe_fire(started[0], name)
+            self._maybe_fire(started[0], name, status)
             on_step(name, status, ms)
 
         return self._inner.run(connection, flow, credential, confirm_last_try=confirm_last_try,
