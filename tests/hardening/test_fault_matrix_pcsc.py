@@ -6,7 +6,8 @@ agent's reader source, its card link dying with it). Each cell checks: only type
 (TRANSPORT_ERROR / CARD_REMOVED / NO_READER), no identity in any snapshot or the audit log
 (unless every APDU was already answered: then a verified verdict may show before the purge),
 no PIN try lost, the session ends no_reader/idle, and then a full tap of the same card works
-without restarting the agent (after ``pcscd.restart()`` for ``kill``). The default run covers
+without restarting the agent (after ``pcscd.restart()`` for ``kill``). A wrong credential with
+the fault just before / just after the VERIFY costs 0 / exactly 1 try. The default run covers
 every step of ``sign`` and first/middle/last of the others; the rest is ``slow``.
 """
 
