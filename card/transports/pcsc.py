@@ -32,6 +32,11 @@ def _scard() -> Any:
     return scard
 
 
+# After a failed transmit, how long to wait for pcscd to notice a removal (its vpcd poll is
+# 400 ms, test-stack §5.2); only on the error path.
+REMOVAL_WAIT_MS = 600
+
+
 def _error(scard: Any, hresult: int, what: str) -> TransportError:
     """Translate a PC/SC result code into the card error tree."""
     message = f"{what}: {scard.SCardGetErrorMessage(hresult)} (0x{hresult & 0xFFFFFFFF:08X})"
@@ -77,6 +82,27 @@ class _Context:
         if hresult != self.scard.SCARD_S_SUCCESS:
             raise _error(self.scard, hresult, f"status of {name}")
         return bool(states and states[0][1] & self.scard.SCARD_STATE_PRESENT)
+
+    def card_left(self, name: str, wait_ms: int) -> bool:
+        """True when the card in ``name`` is gone now or leaves within ``wait_ms``.
+
+        pcscd notices a removal only at its next presence poll (400 ms with vpcd), so a failed
+        transmit may come before the reader's state says EMPTY: wait, bounded, for the change.
+        """
+        try:
+            hresult, states = self.scard.SCardGetStatusChange(
+                self.handle, 0, [(name, self.scard.SCARD_STATE_UNAWARE)])
+            if hresult != self.scard.SCARD_S_SUCCESS or not states:
+                return False
+            state = states[0][1]
+            if not state & self.scard.SCARD_STATE_PRESENT:
+                return True
+            hresult, states = self.scard.SCardGetStatusChange(
+                self.handle, wait_ms, [(name, state & ~self.scard.SCARD_STATE_CHANGED)])
+        except Exception:  # noqa: BLE001 - a diagnosis only; the caller has its own error
+            return False
+        return (hresult == self.scard.SCARD_S_SUCCESS and bool(states)
+                and not states[0][1] & self.scard.SCARD_STATE_PRESENT)
 
     def close(self) -> None:
         if self.handle is not None:
@@ -130,6 +156,11 @@ class PcscConnection(CardConnection):
         if hresult != self._scard.SCARD_S_SUCCESS:
             error = _error(self._scard, hresult, "transmit")
             if isinstance(error, NoCardError):  # the card was there at connect: it left
+                raise CardRemovedError(str(error)) from None
+            if type(error) is TransportError and self._context.card_left(
+                    self.reader_name, REMOVAL_WAIT_MS):
+                # "Transaction failed" from a pulled card: say what happened, so the kiosk
+                # tells the person the card left rather than that the reader failed.
                 raise CardRemovedError(str(error)) from None
             raise error
         if not response:

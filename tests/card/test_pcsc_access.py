@@ -29,3 +29,25 @@ def test_exclusive_access_refused_is_an_error_not_a_shared_fallback(pcsc_reader)
             pcsc_reader.connect(exclusive=False)  # pcscd refuses shared while exclusive is held
     with pcsc_reader.connect(exclusive=True) as again:  # released: usable again
         assert JpkiApp(ApduChannel(again)).tries_left(PinKind.AUTH) == 3
+
+
+def test_card_pulled_between_apdus_is_card_removed(pcscd):
+    # vpcd answers a transmit to a vanished card with "Transaction failed" before pcscd's next
+    # presence poll; the kiosk must still hear "card removed", not "reader failure".
+    from card.emulator import PERSONAS, VirtualMynaCard
+    from card.emulator.vpcd import VpcdBridge
+    from card.errors import CardRemovedError
+    from card.transports import open_reader
+    from tests.conftest import VPCD_READER, _wait_presence
+
+    bridge = VpcdBridge(VirtualMynaCard(PERSONAS["yamada-taro"]), port=pcscd.port)
+    bridge.start()
+    reader = open_reader(f"pcsc:{VPCD_READER}")
+    _wait_presence(reader, True)
+    with reader.connect(exclusive=True) as connection:
+        app = JpkiApp(ApduChannel(connection))
+        assert app.tries_left(PinKind.AUTH) == 3
+        bridge.remove()
+        with pytest.raises(CardRemovedError):
+            app.tries_left(PinKind.SIGN)
+    _wait_presence(reader, False)
