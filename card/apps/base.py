@@ -3,6 +3,7 @@ GET CHALLENGE and challenge signature (reference §1, §8.4, §8.5, §9.4)."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from card import tlv
@@ -13,6 +14,29 @@ from card.ids import AID, TAG_CVC
 MAX_RECORD_LEN = 4096
 MAX_CVC_LEN = 1024
 CVC_EF = 0x0004  # EF 0004 in both 券面 APs (reference §2.2, §2.3)
+
+
+DATE_YYYYMMDD = re.compile(r"[0-9]{8}")
+ONE_DIGIT = re.compile(r"[0-9]")
+
+
+def utf8_field(value: bytes, what: str) -> str:
+    """Decode a UTF-8 record field (name, address) or raise BadResponseError."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadResponseError(f"{what} is not UTF-8") from e
+
+
+def ascii_field(value: bytes, pattern: re.Pattern[str], what: str) -> str:
+    """Decode an ASCII record field (dates, digits) that must fully match ``pattern``."""
+    try:
+        text = value.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise BadResponseError(f"{what} is not ASCII") from e
+    if not pattern.fullmatch(text):
+        raise BadResponseError(f"{what} has an unexpected format")
+    return text
 
 
 def outer_tlv(data: bytes, tag: int, what: str) -> tlv.Tlv:

@@ -11,7 +11,15 @@ import re
 from dataclasses import dataclass
 
 from card import tlv
-from card.apps.base import MAX_RECORD_LEN, CvcApp, outer_tlv
+from card.apps.base import (
+    DATE_YYYYMMDD,
+    MAX_RECORD_LEN,
+    ONE_DIGIT,
+    CvcApp,
+    ascii_field,
+    outer_tlv,
+    utf8_field,
+)
 from card.errors import BadResponseError, PinFormatError
 from card.ids import (
     AID,
@@ -25,24 +33,6 @@ from card.ids import (
 MY_NUMBER_EF_LEN = 17  # FF 10 0C + 12 digits + 2 filler bytes (reference §8.1)
 _FOUR_DIGITS = re.compile(r"[0-9]{4}")
 _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
-_DATE = re.compile(r"[0-9]{8}")
-
-
-def _utf8(value: bytes, what: str) -> str:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BadResponseError(f"{what} is not UTF-8") from e
-
-
-def _ascii(value: bytes, pattern: re.Pattern[str], what: str) -> str:
-    try:
-        text = value.decode("ascii")
-    except UnicodeDecodeError as e:
-        raise BadResponseError(f"{what} is not ASCII") from e
-    if not pattern.fullmatch(text):
-        raise BadResponseError(f"{what} has an unexpected format")
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +50,7 @@ class MyNumberRecord:
         if len(data) != MY_NUMBER_EF_LEN:
             raise BadResponseError(f"My Number EF is {len(data)} bytes, expected 17")
         outer = outer_tlv(data, TAG_MY_NUMBER, "My Number")
-        number = _ascii(outer.value, _TWELVE_DIGITS, "My Number")
+        number = ascii_field(outer.value, _TWELVE_DIGITS, "My Number")
         return cls(number, bytes(data))
 
 
@@ -95,10 +85,11 @@ class BasicInfo:
             if expected != actual:
                 raise BadResponseError(f"basic info: {tag:X} at {actual}, table says {expected}")
         return cls(
-            name=_utf8(found[0xDF22].value, "name"),
-            address=_utf8(found[0xDF23].value, "address"),
-            birth_date=_ascii(tlv.require(found, 0xDF24, length=8).value, _DATE, "birth date"),
-            sex=_ascii(tlv.require(found, 0xDF25, length=1).value, re.compile(r"[0-9]"), "sex"),
+            name=utf8_field(found[0xDF22].value, "name"),
+            address=utf8_field(found[0xDF23].value, "address"),
+            birth_date=ascii_field(tlv.require(found, 0xDF24, length=8).value, DATE_YYYYMMDD,
+                                   "birth date"),
+            sex=ascii_field(tlv.require(found, 0xDF25, length=1).value, ONE_DIGIT, "sex"),
             attributes_raw=outer.value[items[0].end :],
             raw=outer.raw,
         )

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from card import tlv
-from card.apps.base import MAX_RECORD_LEN, CvcApp
+from card.apps.base import DATE_YYYYMMDD, MAX_RECORD_LEN, ONE_DIGIT, CvcApp, ascii_field
 from card.apps.input_helper import ApInfo
 from card.errors import BadResponseError, PinFormatError
 from card.ids import AID, TAG_AGE, TAG_FACE, SurfaceEF
 
 MAX_FACE_LEN = 0x7FFF  # READ BINARY offsets are 15-bit, so no EF can be longer (reference §3)
-_DATE = re.compile(r"[0-9]{8}")
 
 
 class SurfaceKey(Enum):
@@ -36,16 +35,6 @@ class SurfaceKey(Enum):
         if not re.fullmatch(self.value[1], value):
             raise PinFormatError(f"{self.name} has the wrong format")
         return value.encode("ascii")
-
-
-def _text(value: bytes, pattern: re.Pattern[str], what: str) -> str:
-    try:
-        text = value.decode("ascii")
-    except UnicodeDecodeError as e:
-        raise BadResponseError(f"{what} is not ASCII") from e
-    if not pattern.fullmatch(text):
-        raise BadResponseError(f"{what} has an unexpected format")
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +76,15 @@ class CardFaceRecord:
         if not sig:
             raise BadResponseError("face record: empty signature")
         return cls(
-            birth_date=_text(tlv.require(found, 0xDF22, length=8).value, _DATE, "birth date"),
-            sex=_text(tlv.require(found, 0xDF23, length=1).value, re.compile(r"[0-9]"), "sex"),
+            birth_date=ascii_field(tlv.require(found, 0xDF22, length=8).value, DATE_YYYYMMDD,
+                                   "birth date"),
+            sex=ascii_field(tlv.require(found, 0xDF23, length=1).value, ONE_DIGIT, "sex"),
             public_key=found[0xDF24].value,
             name_png=found[0xDF25].value,
             address_png=found[0xDF26].value,
             photo_jp2=found[0xDF27].value,
             signature=sig,
-            expiry=_text(tlv.require(found, 0xDF29, length=8).value, _DATE, "expiry"),
+            expiry=ascii_field(tlv.require(found, 0xDF29, length=8).value, DATE_YYYYMMDD, "expiry"),
             security_code_png=found[0xDF2A].value,
             group1_raw=found[0xDF22].raw + found[0xDF23].raw + found[0xDF24].raw,
             group2_raw=found[0xDF25].raw + found[0xDF26].raw,
@@ -125,7 +115,7 @@ class AgeRecord:
         d11 = tlv.require(found, 0xDF11, length=8)
         d12 = tlv.require(found, 0xDF12)
         d13 = tlv.require(found, 0xDF13)
-        birth = _text(d11.value, _DATE, "birth date")
+        birth = ascii_field(d11.value, DATE_YYYYMMDD, "birth date")
         return cls(birth, d12.value, d13.value, d11.raw + d12.raw, outer.raw)
 
 
