@@ -5,8 +5,6 @@ PIN, password, 照合番号B or My Number."""
 from __future__ import annotations
 
 import logging
-import re
-import traceback
 from pathlib import Path
 
 import pytest
@@ -23,50 +21,14 @@ from agent.logging import TRAFFIC, redact
 from agent.service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS
 from card.transports.emulated import EmulatedReader
+from tests.support.privacy import LogCapture, forbidden_patterns
 
 FLOWS = ("sign", "auth", "face", "number")
 
 
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=1)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = f"{record.name} {record.levelname} {record.getMessage()}"
-        if record.exc_info:
-            text += "".join(traceback.format_exception(*record.exc_info))
-        self.lines.append(text)
-
-
-def _forbidden(persona) -> list[tuple[str, re.Pattern[str]]]:
-    ident, cred = persona.identity, persona.credentials
-    out: list[tuple[str, str]] = []
-    for label, value in (("name", ident.name), ("address", ident.address)):
-        out.append((label, re.escape(value)))
-        compact = re.sub(r"\s|\u3000", "", value)
-        if len(compact) >= 4:
-            out.append((label, re.escape(compact)))
-        for part in re.split(r"[\s\u3000]+", value):
-            if len(part) >= 2:  # any word of the name/address on its own
-                out.append((label, re.escape(part)))
-    b = ident.birth_date
-    out += [("birth", f"{b:%Y-%m-%d}"), ("birth", f"{b:%Y%m%d}"),
-            ("birth", rf"(?<!\d){ident.printed_birth_yymmdd}(?!\d)")]
-    out += [("my_number", ident.my_number), ("match_b", cred.match_b)]
-    for label in ("auth_pin", "sign_password", "input_helper_pin"):
-        secret = getattr(cred, label)
-        out.append((label, rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])"))
-        # the same secret as it would appear in a hex APDU dump
-        hexed = secret.encode().hex()
-        out.append((label, "(?i)" + hexed))
-        out.append((label, "(?i)" + " ".join(hexed[i:i + 2] for i in range(0, len(hexed), 2))))
-    return [(label, re.compile(p)) for label, p in out]
-
-
 @pytest.mark.emulator_only
 def test_no_personal_data_in_logs_or_audit(tmp_path: Path, trust_dir: Path):
-    capture = Capture()
+    capture = LogCapture()
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(capture)
@@ -118,7 +80,7 @@ def test_no_personal_data_in_logs_or_audit(tmp_path: Path, trust_dir: Path):
     corpus = {"log": "\n".join(capture.lines), "audit": audit}
     leaks = []
     for p in PERSONAS.values():
-        for label, pattern in _forbidden(p):
+        for label, pattern in forbidden_patterns(p):
             for where, text in corpus.items():
                 m = pattern.search(text)
                 if m:

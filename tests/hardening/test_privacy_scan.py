@@ -7,8 +7,6 @@ formats), PINs/passwords (plain and as APDU hex) and My Numbers (plain and as he
 from __future__ import annotations
 
 import logging
-import re
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,55 +18,15 @@ from agent.service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, SessionDriver, credential, service_config
+from tests.support.privacy import LogCapture, forbidden_patterns
 
 TRAFFIC = 5
 VPCD_READER = "Virtual PCD 00 00"
 
 
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=1)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = f"{record.name} {record.levelname} {record.getMessage()}"
-        if record.exc_info:
-            text += "".join(traceback.format_exception(*record.exc_info))
-        self.lines.append(text)
-
-
-def _hex_forms(value: str) -> list[str]:
-    h = value.encode("utf-8").hex()
-    spaced = " ".join(h[i:i + 2] for i in range(0, len(h), 2))
-    return ["(?i)" + h, "(?i)" + re.escape(spaced)]
-
-
-def forbidden(persona: Any) -> list[tuple[str, re.Pattern[str]]]:
-    ident, cred = persona.identity, persona.credentials
-    out: list[tuple[str, str]] = []
-    for label, value in (("name", ident.name), ("address", ident.address)):
-        out.append((label, re.escape(value)))
-        out += [(label + "-hex", p) for p in _hex_forms(value)]
-        for part in re.split(r"[\s\u3000]+", value):
-            if len(part) >= 2:
-                out.append((label, re.escape(part)))
-    b = ident.birth_date
-    out += [("birth", f"{b:%Y-%m-%d}"), ("birth", f"{b:%Y%m%d}"), ("birth", f"{b:%Y/%m/%d}"),
-            ("birth", f"{b.year}年{b.month}月{b.day}日"),
-            ("birth", rf"(?<!\d){ident.printed_birth_yymmdd}(?!\d)")]
-    out += [("my_number", rf"(?<!\d){ident.my_number}(?!\d)")]
-    out += [("my_number-hex", p) for p in _hex_forms(ident.my_number)]
-    out += [("match_b", cred.match_b)] + [("match_b-hex", p) for p in _hex_forms(cred.match_b)]
-    for label in ("auth_pin", "sign_password", "input_helper_pin", "birth_key"):
-        secret = getattr(cred, label)
-        out.append((label, rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])"))
-        out += [(label + "-hex", p) for p in _hex_forms(secret)]
-    return [(label, re.compile(p)) for label, p in out]
-
-
 @pytest.fixture
-def capture() -> Iterator[Capture]:
-    cap = Capture()
+def capture() -> Iterator[LogCapture]:
+    cap = LogCapture()
     root = logging.getLogger()
     old = root.level
     root.addHandler(cap)
@@ -97,7 +55,7 @@ def run_everyone(driver: SessionDriver, insert: Any, remove: Any) -> int:
 def scan(texts: dict[str, str]) -> list[str]:
     leaks = []
     for p in PERSONAS.values():
-        for label, pattern in forbidden(p):
+        for label, pattern in forbidden_patterns(p):
             for where, text in texts.items():
                 m = pattern.search(text)
                 if m:
@@ -115,7 +73,7 @@ def files_under(*dirs: Path) -> dict[str, str]:
     return out
 
 
-def _check(capture: Capture, results: int, tmp_path: Path, svc: AgentService) -> None:
+def _check(capture: LogCapture, results: int, tmp_path: Path, svc: AgentService) -> None:
     assert results >= 30, results
     assert any(" TRAFFIC " in line for line in capture.lines)
     files = files_under(tmp_path)
@@ -125,7 +83,7 @@ def _check(capture: Capture, results: int, tmp_path: Path, svc: AgentService) ->
 
 
 @pytest.mark.emulator_only
-def test_no_personal_data_in_process(capture: Capture, tmp_path: Path, trust_dir: Path) -> None:
+def test_no_personal_data_in_process(capture: LogCapture, tmp_path: Path, trust_dir: Path) -> None:
     config = service_config(tmp_path, trust_dir, log={"level": "TRAFFIC"})
     reader = EmulatedReader("privacy")
     svc = AgentService(config, demo_reader=reader, backend=CardFlowBackend(config, at=lambda: AT))
@@ -164,7 +122,7 @@ class _VpcdSlot:
 
 @pytest.mark.pcsc
 @pytest.mark.emulator_only
-def test_no_personal_data_through_pcsc(capture: Capture, tmp_path: Path, trust_dir: Path,
+def test_no_personal_data_through_pcsc(capture: LogCapture, tmp_path: Path, trust_dir: Path,
                                        pcscd: Any) -> None:
     config = service_config(tmp_path, trust_dir, log={"level": "TRAFFIC"},
                             reader={"locator": f"pcsc:{VPCD_READER}", "poll_interval_s": 0.1})

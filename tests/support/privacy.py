@@ -1,0 +1,57 @@
+"""What privacy tests look for: a log handler that keeps every record, and the patterns of a
+persona's personal data in every form it could leak in (plain, without spaces, word by word,
+several date formats, and as the hex of an APDU dump)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from typing import Any
+
+
+class LogCapture(logging.Handler):
+    """Keep every record's text (exception tracebacks included), at every level."""
+
+    def __init__(self) -> None:
+        super().__init__(level=1)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"{record.name} {record.levelname} {record.getMessage()}"
+        if record.exc_info:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        self.lines.append(text)
+
+
+def _hex_forms(value: str) -> list[str]:
+    h = value.encode("utf-8").hex()
+    spaced = " ".join(h[i:i + 2] for i in range(0, len(h), 2))
+    return ["(?i)" + h, "(?i)" + re.escape(spaced)]
+
+
+def forbidden_patterns(persona: Any) -> list[tuple[str, re.Pattern[str]]]:
+    """(label, pattern) for every form of the persona's personal data and credentials."""
+    ident, cred = persona.identity, persona.credentials
+    out: list[tuple[str, str]] = []
+    for label, value in (("name", ident.name), ("address", ident.address)):
+        out.append((label, re.escape(value)))
+        out += [(label + "-hex", p) for p in _hex_forms(value)]
+        compact = re.sub(r"\s|\u3000", "", value)
+        if len(compact) >= 4:
+            out.append((label, re.escape(compact)))
+        for part in re.split(r"[\s\u3000]+", value):
+            if len(part) >= 2:  # any word of the name/address on its own
+                out.append((label, re.escape(part)))
+    b = ident.birth_date
+    out += [("birth", f"{b:%Y-%m-%d}"), ("birth", f"{b:%Y%m%d}"), ("birth", f"{b:%Y/%m/%d}"),
+            ("birth", f"{b.year}年{b.month}月{b.day}日"),
+            ("birth", rf"(?<!\d){ident.printed_birth_yymmdd}(?!\d)")]
+    out += [("my_number", rf"(?<!\d){ident.my_number}(?!\d)")]
+    out += [("my_number-hex", p) for p in _hex_forms(ident.my_number)]
+    out += [("match_b", cred.match_b)] + [("match_b-hex", p) for p in _hex_forms(cred.match_b)]
+    for label in ("auth_pin", "sign_password", "input_helper_pin", "birth_key"):
+        secret = getattr(cred, label)
+        out.append((label, rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])"))
+        out += [(label + "-hex", p) for p in _hex_forms(secret)]
+    return [(label, re.compile(p)) for label, p in out]
