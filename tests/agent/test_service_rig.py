@@ -8,30 +8,15 @@ import json
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig, config_from_mapping
+from tests.support.configs import service_config  # noqa: F401 - re-exported for the tests
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)  # docs/architecture.md: default test time
 CREDENTIAL_FOR = {"sign": "sign_password", "auth": "auth_pin", "face": "match_b",
                   "number": "input_helper_pin"}
 
 
-def service_config(tmp: Path, trust_dir: Path, **sections: Any) -> AgentConfig:
-    base: dict[str, Any] = {
-        "reader": {"poll_interval_s": 0.05},
-        "flows": {"enabled": ["sign", "auth", "face", "number"]},
-        "trust": {"mode": "test", "test_dir": str(trust_dir),
-                  "crl_file": str(trust_dir / "test.crl"),
-                  "cvc_issuer_keys": [str(trust_dir / "cvc_issuer_surface.pem"),
-                                      str(trust_dir / "cvc_issuer_input_helper.pem")]},
-        "api": {"port": 0, "token_file": str(tmp / "state" / "agent.token")},
-        "log": {"audit_file": str(tmp / "audit.jsonl"), "hmac_key_file": str(tmp / "audit.key")},
-    }
-    for k, v in sections.items():
-        base.setdefault(k, {}).update(v)
-    return config_from_mapping(base)
 
 
 class Http:

@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.flows import FLOWS, FlowConfig, Verdict, run_flow
 from card.emulator import PERSONAS
+from tests.support.configs import service_config  # noqa: F401 - re-exported for the tests
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)  # docs/architecture.md default test time
 CREDENTIAL_FOR = {"sign": "sign_password", "auth": "auth_pin", "face": "match_b",
@@ -38,23 +39,6 @@ def pin_verifies(card: Any) -> list[Any]:
     return [a for a in card.apdu_log if a.command[:4] == VERIFY_HEADER and a.masked_length]
 
 
-def service_config(tmp: Path, trust_dir: Path, **sections: Any) -> Any:
-    """An ``AgentConfig`` over the emulator's test trust with every flow enabled."""
-    from agent.config import config_from_mapping
-
-    base: dict[str, Any] = {
-        "reader": {"poll_interval_s": 0.05},
-        "flows": {"enabled": list(FLOWS)},
-        "trust": {"mode": "test", "test_dir": str(trust_dir),
-                  "crl_file": str(trust_dir / "test.crl"),
-                  "cvc_issuer_keys": [str(trust_dir / "cvc_issuer_surface.pem"),
-                                      str(trust_dir / "cvc_issuer_input_helper.pem")]},
-        "api": {"port": 0, "token_file": str(tmp / "state" / "agent.token")},
-        "log": {"audit_file": str(tmp / "audit.jsonl"), "hmac_key_file": str(tmp / "audit.key")},
-    }
-    for k, v in sections.items():
-        base.setdefault(k, {}).update(v)
-    return config_from_mapping(base)
 
 
 class SessionDriver:
