@@ -46,7 +46,7 @@ from agent.verify import (
     validate_certificate,
     verify_challenge_signature,
 )
-from card.apps.input_helper import InputHelperApp
+from card.apps.input_helper import InputHelperApp, SignedKeyRecord
 from card.apps.jpki import CertificateKind, JpkiApp, PinKind, digest_info, normalize_pin
 from card.apps.surface import SurfaceApp, SurfaceKey
 from card.channel import ApduChannel
@@ -385,16 +385,32 @@ def _number_flow(channel: ApduChannel, credential: str, at: datetime, config: Fl
         integrity.attributes_digest, integrity.signed_data, integrity.signature))
     if not my_number_valid(number_rec.number):
         raise cvc_mod.RecordError("My Number check digit fails")
+    # Possession (reference §8.5): EF 0007 carries this AP's public key signed by the CVC key;
+    # the card then signs a fresh challenge with the matching private key. Without it a card
+    # replaying another card's signed records would pass.
+    signed = steps.run("read_signed_key", app.read_signed_key)
+    ap_key = steps.run("verify_signed_key", lambda: _certified_ap_key(cvc.public_key, signed))
+    challenge = _card_challenge(app, steps)
+    signature = steps.run("sign_challenge", lambda: app.sign_challenge(
+        digest_info("sha256", hashlib.sha256(challenge).digest())))
+    steps.run("verify_possession", lambda: verify_challenge_signature(
+        ap_key, challenge, signature))
     born = _date8(basic.birth_date)
     identity = {
         "name": basic.name, "address": basic.address, "birth_date": born.isoformat(),
         "birth_era": era_for(born).to_json(), "sex": parse_sex(basic.sex).to_json(),
         "my_number": number_rec.number, "verified": verified,
     }
-    # The number flow has no possession step (the integrity record is not bound to a key
-    # the card proves; EF 0007's signed key would be the next step, reference §8.5).
-    return _Outcome([Assurance.RECORD_SIGNATURE] if verified else [Assurance.NOT_VERIFIED],
-                    config.trust.test_trust, identity)
+    assurance = ([Assurance.RECORD_SIGNATURE, Assurance.POSSESSION] if verified
+                 else [Assurance.NOT_VERIFIED])
+    return _Outcome(assurance, config.trust.test_trust, identity)
+
+
+def _certified_ap_key(cvc_key: rsa.RSAPublicKey, signed: SignedKeyRecord) -> rsa.RSAPublicKey:
+    """The AP's own public key from EF 0007, once its DF52 signature (over the DF51 TLV)
+    verifies with the CVC key (reference §8.5)."""
+    cvc_mod.verify_sha256(cvc_key, signed.signature, signed.signed_data)
+    return cvc_mod.rsa_key_from_tlvs(signed.public_key)
 
 
 def run_flow(flow: str, connection: CardConnection, credential: str, *,

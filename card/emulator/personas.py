@@ -323,11 +323,12 @@ def _cloned() -> Persona:
     """cloned-card: yamada-taro's certificates and records on a card with other private keys."""
     base = next(p for p in _ALL if p.name == "yamada-taro")
     outcome = dict(base.expected)
-    outcome.update(sign="POSSESSION_FAILED", auth="POSSESSION_FAILED", face="POSSESSION_FAILED")
+    outcome.update(sign="POSSESSION_FAILED", auth="POSSESSION_FAILED", face="POSSESSION_FAILED",
+                   number="POSSESSION_FAILED")
     return Persona(
         "cloned-card",
         "yamada-taro's certificates and records with another card's private keys: "
-        "possession (challenge signature) must fail; the number flow has no possession step",
+        "possession (challenge signature) must fail in every flow",
         base.identity,
         base.credentials,
         CardProfile(

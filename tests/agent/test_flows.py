@@ -87,7 +87,7 @@ def test_every_persona_every_flow(card_reader, config, persona, flow):
         assert ident["card_expiry"] == p.card.expiry.isoformat()
         assert ident["photo_jp2_b64"]
     else:
-        assert j["assurance"] == ["record-signature"]
+        assert j["assurance"] == ["record-signature", "possession"]
         assert ident["my_number"] == p.identity.my_number
         assert ident["name"] == p.identity.name
 

@@ -72,7 +72,7 @@ def test_no_personal_data_in_logs_or_audit(tmp_path: Path, trust_dir: Path):
         root.removeHandler(capture)
         root.setLevel(old_level)
 
-    assert results >= 30  # the run really produced identities to leak
+    assert results >= 29  # the run really produced identities to leak
     assert len(capture.lines) > 100  # and really logged (TRAFFIC included)
     assert any("TRAFFIC" in line for line in capture.lines)
     audit = Path(config.log.audit_file).read_text(encoding="utf-8")

@@ -54,7 +54,9 @@ STEPS = {
              "verify_cvc", "verify_record", "get_challenge", "sign_challenge",
              "verify_possession"],
     "number": ["identify", "select", "read_retry_counter", "verify_pin", "read_my_number",
-               "read_basic_info", "read_integrity", "read_cvc", "verify_cvc", "verify_record"],
+               "read_basic_info", "read_integrity", "read_cvc", "verify_cvc", "verify_record",
+               "read_signed_key", "verify_signed_key", "get_challenge", "sign_challenge",
+               "verify_possession"],
 }
 WAIT_S = 20.0
 

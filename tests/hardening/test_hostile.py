@@ -13,7 +13,7 @@ import pytest
 from agent.errors import ErrorCode
 from agent.flows import FLOWS
 from agent.service import AgentService, CardFlowBackend
-from card.emulator import PERSONAS
+from card.emulator import PERSONAS, VirtualMynaCard
 from card.emulator.hostile import HostileCard, Lie
 from card.ids import AID, InputHelperEF, JpkiEF, SurfaceEF
 from card.transports.emulated import EmulatedReader
@@ -25,7 +25,7 @@ CODES = {str(c) for c in ErrorCode} - {str(ErrorCode.INTERNAL)}
 MATTERS: dict[Lie, tuple[str, ...]] = {
     Lie.OVERLONG_READ: FLOWS, Lie.PAST_FILE: ("sign", "auth"), Lie.ENDLESS_61: FLOWS,
     Lie.ENDLESS_6C: FLOWS, Lie.HUGE_RESPONSE: FLOWS, Lie.CHANGING_CERT: ("sign", "auth"),
-    Lie.SHORT_SIGNATURE: ("sign", "auth", "face"), Lie.LONG_SIGNATURE: ("sign", "auth", "face"),
+    Lie.SHORT_SIGNATURE: FLOWS, Lie.LONG_SIGNATURE: FLOWS,
     Lie.GARBAGE_OK: FLOWS, Lie.VERIFY_ALWAYS_OK: (), Lie.SLOW: (),
     Lie.BAD_OFFSET_TABLE: ("face", "number"),
 }
@@ -103,13 +103,13 @@ def test_changing_certificate_never_yields_the_other_identity(config) -> None:
 
 
 @pytest.mark.emulator_only
-def test_number_flow_has_no_possession_claim(config) -> None:
-    """Known limit (flows.py): the number flow has no possession step, so a card replaying
-    another card's signed records is not detected. The verdict must then never claim it."""
+def test_number_flow_possession_catches_a_short_signature(config) -> None:
+    """The number flow proves possession of the AP key certified in EF 0007 (reference §8.5),
+    so a card whose challenge signature is wrong fails instead of passing on replayed records."""
     card = HostileCard(PERSONAS[PERSONA], Lie.SHORT_SIGNATURE)
     verdict = run(EmulatedReader("hostile", card), "number", credential(PERSONA, "number"), config)
-    assert verdict.ok
-    assert "possession" not in verdict.assurance
+    assert not verdict.ok and verdict.identity is None
+    assert verdict.to_json()["error"]["code"] == "POSSESSION_FAILED"
 
 
 @pytest.fixture
@@ -149,7 +149,7 @@ def test_every_lie_through_the_session(service) -> None:
             assert idle["session_id"] is None and idle["verdict"] is None
             assert idle["error"] is None and idle["credential"] is None
     # The agent still works after all of that.
-    honest = HostileCard(PERSONAS[PERSONA], Lie.SHORT_SIGNATURE)
+    honest = VirtualMynaCard(PERSONAS[PERSONA])
     final = driver.tap(reader, honest, "number", credential(PERSONA, "number"))
     assert final["state"] == "result", final
     driver.remove(reader)

@@ -74,7 +74,7 @@ def files_under(*dirs: Path) -> dict[str, str]:
 
 
 def _check(capture: LogCapture, results: int, tmp_path: Path, svc: AgentService) -> None:
-    assert results >= 30, results
+    assert results >= 29, results
     assert any(" TRAFFIC " in line for line in capture.lines)
     files = files_under(tmp_path)
     assert str(svc.config.audit_path) in files and str(svc.token_file) in files
