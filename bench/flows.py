@@ -40,7 +40,8 @@ MINIMUM: dict[str, list[str]] = {
              "reads:face", "SELECT CVC", "reads:cvc", "GET CHALLENGE", "SIGN"],
     "number": ["SELECT AP", "SELECT PIN", "VERIFY (retry query)", "VERIFY", "SELECT 0001",
                "READ 0001", "SELECT 0002", "reads:basic", "SELECT 0003", "reads:integrity",
-               "SELECT CVC", "reads:cvc"],
+               "SELECT CVC", "reads:cvc", "SELECT 0007", "reads:signed_key", "GET CHALLENGE",
+               "SIGN"],
 }
 
 
@@ -147,7 +148,9 @@ def _object_sizes(card: CountingCard) -> dict[str, int]:
         helper.verify_pin(creds.input_helper_pin)
         basic = len(helper.read_basic_info().raw)
         integrity = len(helper.read_integrity().raw)
-    return {"cert": cert, "face": face, "cvc": cvc, "basic": basic, "integrity": integrity}
+        signed_key = len(helper.read_signed_key().raw)
+    return {"cert": cert, "face": face, "cvc": cvc, "basic": basic, "integrity": integrity,
+            "signed_key": signed_key}
 
 
 if __name__ == "__main__":
