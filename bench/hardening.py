@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.monotonic()
             print(f"soak: {args.taps} taps through pcscd + vpcd, one agent service")
             result = soak(tmp / "soak", trust, instance.port, args.taps,
-                          sample_at=(10, 100, 1000),
+                          sample_at=(10, 100, *range(1000, args.taps + 1, 1000)),
                           progress=lambda f: print("  " + f.line(), flush=True))
         finally:
             instance.cleanup()
