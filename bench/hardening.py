@@ -68,7 +68,9 @@ def fuzz(seconds: float) -> tuple[str, int, int]:
         for target in sorted(TARGETS):
             with tempfile.TemporaryDirectory() as work:
                 proc = subprocess.run(  # noqa: S603 - our own interpreter and module
-                    [sys.executable, "-m", "fuzz.run", target, "--seconds", str(int(seconds))],
+                    # libFuzzer's -max_total_time=0 means "no limit": never pass less than 1 s.
+                    [sys.executable, "-m", "fuzz.run", target, "--seconds",
+                     str(max(1, round(seconds)))],
                     cwd=work, env={**os.environ, "PYTHONPATH": str(ROOT)},
                     capture_output=True, text=True, timeout=seconds + 120, check=False)
                 out = proc.stdout + proc.stderr

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m fuzz.run")
     parser.add_argument("target", choices=sorted(TARGETS))
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=10, help="at least 1 (0 = no limit)")
     args, extra = parser.parse_known_args(argv)
     corpus = Path(tempfile.mkdtemp(prefix=f"fuzz-{args.target}-"))
     for i, seed in enumerate(seeds()[args.target]):
