@@ -13,7 +13,6 @@ from werkzeug.serving import make_server
 
 from kiosk_ui import create_app
 
-log = logging.getLogger("kiosk_ui")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -43,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     server = make_server(args.host, args.port, app, threaded=True)
-    log.warning("kiosk UI on http://%s:%d", args.host, server.server_port)
+    # The one line a launcher (myna demo, systemd's journal) reads to learn the URL: stderr,
+    # not a WARNING log record, which would look like a problem to a person reading it.
+    print(f"kiosk UI on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
