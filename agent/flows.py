@@ -307,11 +307,16 @@ def _cvc_verified(cvc_der: bytes, config: FlowConfig) -> tuple[cvc_mod.Cvc, bool
     return cvc, True
 
 
-def _card_challenge(app: SurfaceApp | InputHelperApp, steps: _Steps) -> bytes:
-    """§9.4: GET CHALLENGE, then sign. Our own fresh nonce is appended so a card cannot pick
-    a challenge it has a stored signature for."""
+def _prove_ap_possession(app: SurfaceApp | InputHelperApp, key: rsa.RSAPublicKey,
+                         steps: _Steps) -> None:
+    """§8.5, §9.4: GET CHALLENGE, have the AP key sign it, verify with ``key``. Our own fresh
+    nonce is appended so a card cannot pick a challenge it has a stored signature for."""
     card_part = steps.run("get_challenge", lambda: app.get_challenge(CARD_CHALLENGE_BYTES))
-    return card_part + _fresh_challenge()
+    challenge = card_part + _fresh_challenge()
+    signature = steps.run("sign_challenge", lambda: app.sign_challenge(
+        digest_info("sha256", hashlib.sha256(challenge).digest())))
+    steps.run("verify_possession", lambda: verify_challenge_signature(
+        key, challenge, signature))
 
 
 def _face_flow(channel: ApduChannel, credential: str, at: datetime, config: FlowConfig,
@@ -330,11 +335,7 @@ def _face_flow(channel: ApduChannel, credential: str, at: datetime, config: Flow
     steps.run("verify_record", lambda: cvc_mod.verify_face_record(
         cvc.public_key, face.group1_raw, face.group2_raw, face.group3_raw, face.signature))
     card_key = cvc_mod.rsa_key_from_tlvs(face.public_key)
-    challenge = _card_challenge(app, steps)
-    signature = steps.run("sign_challenge", lambda: app.sign_challenge(
-        digest_info("sha256", hashlib.sha256(challenge).digest())))
-    steps.run("verify_possession", lambda: verify_challenge_signature(
-        card_key, challenge, signature))
+    _prove_ap_possession(app, card_key, steps)
     born = _date8(face.birth_date)
     identity = {
         "birth_date": born.isoformat(), "birth_era": era_for(born).to_json(),
@@ -390,11 +391,7 @@ def _number_flow(channel: ApduChannel, credential: str, at: datetime, config: Fl
     # replaying another card's signed records would pass.
     signed = steps.run("read_signed_key", app.read_signed_key)
     ap_key = steps.run("verify_signed_key", lambda: _certified_ap_key(cvc.public_key, signed))
-    challenge = _card_challenge(app, steps)
-    signature = steps.run("sign_challenge", lambda: app.sign_challenge(
-        digest_info("sha256", hashlib.sha256(challenge).digest())))
-    steps.run("verify_possession", lambda: verify_challenge_signature(
-        ap_key, challenge, signature))
+    _prove_ap_possession(app, ap_key, steps)
     born = _date8(basic.birth_date)
     identity = {
         "name": basic.name, "address": basic.address, "birth_date": born.isoformat(),
