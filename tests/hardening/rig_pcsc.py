@@ -5,7 +5,7 @@ armed with a step index k it fires a fault when step k *starts*: k = 0 is the se
 identify (SELECT + empty VERIFY, before any flow step), k >= 1 the k-th ``on_step(…,
 "running")`` of ``run_flow`` (``on="failed"``/``"done"``: when step k *ends* instead, after its
 APDUs were answered). The fault runs on the session worker thread, synchronously,
-before the session's own step callback, so the step's first APDU meets the fault. ``Slot``
+before the session's own step callback, so the step's first APDU meets the fault. ``VpcdSlot``
 gives a vpcd bridge the ``insert/remove/has_card`` shape of an ``EmulatedReader``.
 ``step_names`` lists a clean tap's steps (the matrix's width).
 """
@@ -95,26 +95,6 @@ class StepFaultBackend:
 
         return self._inner.run(connection, flow, credential, confirm_last_try=confirm_last_try,
                                on_step=hooked)
-
-
-class Slot:
-    """The vpcd slot as an insert/remove reader: one ``VpcdBridge`` per inserted card."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.bridge: Any = None
-
-    def insert(self, card: VirtualMynaCard) -> None:
-        from card.emulator.vpcd import VpcdBridge
-
-        self.bridge = VpcdBridge(card, port=self.port).start()
-
-    def remove(self) -> None:
-        if self.bridge is not None:
-            self.bridge.remove()
-
-    def has_card(self) -> bool:
-        return self.bridge is not None and self.bridge.running
 
 
 class VanishingSource:

@@ -10,12 +10,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from agent.flows import FLOWS
 from agent.service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS, VirtualMynaCard
 from tests.hardening.rig import AT, SessionDriver, credential, service_config
+from tests.support.pcscd import VpcdSlot
 
 VPCD_READER = "Virtual PCD 00 00"
 END_STATES = ("result", "error", "awaiting_credential")
@@ -49,27 +49,6 @@ def figures(taps: int) -> Figures:
     return Figures(taps, rss, len(os.listdir("/proc/self/fd")), threading.active_count())
 
 
-class _Slot:
-    """One vpcd slot: insert = a new bridge for the card, remove = pull it."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.bridge: Any = None
-
-    def insert(self, card: VirtualMynaCard) -> None:
-        from card.emulator.vpcd import VpcdBridge
-
-        self.bridge = VpcdBridge(card, port=self.port).start()
-
-    def remove(self) -> None:
-        if self.bridge is not None:
-            self.bridge.remove()
-            self.bridge = None
-
-    def has_card(self) -> bool:
-        return self.bridge is not None
-
-
 def soak(tmp: Path, trust_dir: Path, vpcd_port: int, taps: int,
          sample_at: tuple[int, ...] = (10,),
          progress: Callable[[Figures], None] | None = None) -> SoakResult:
@@ -79,7 +58,7 @@ def soak(tmp: Path, trust_dir: Path, vpcd_port: int, taps: int,
                                                     "poll_interval_s": 0.1})
     svc = AgentService(config, backend=CardFlowBackend(config, at=lambda: AT))
     svc.start()
-    slot = _Slot(vpcd_port)
+    slot = VpcdSlot(vpcd_port)
     driver = SessionDriver(svc)
     out = SoakResult()
     combos = [(p, f) for p in sorted(PERSONAS) for f in FLOWS]

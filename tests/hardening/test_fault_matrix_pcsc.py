@@ -29,7 +29,6 @@ from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, SessionDriver, credential, pin_verifies, service_config
 from tests.hardening.rig_pcsc import (
     ALLOWED_CODES,
-    Slot,
     StepFaultBackend,
     VanishingSource,
     after_last_apdu,
@@ -38,6 +37,7 @@ from tests.hardening.rig_pcsc import (
     read_text,
     step_names,
 )
+from tests.support.pcscd import VpcdSlot
 
 PERSONA = "yamada-taro"
 VPCD_READER = "Virtual PCD 00 00"
@@ -146,7 +146,7 @@ def _start(tmp_path: Path, trust_dir: Path, slot: Any, **kw: Any) -> Rig:
 def pcsc_rig(pcscd, tmp_path: Path, trust_dir: Path):
     if pcscd.proc.poll() is not None:
         pcscd.restart()
-    rig = _start(tmp_path, trust_dir, Slot(pcscd.port), sections={
+    rig = _start(tmp_path, trust_dir, VpcdSlot(pcscd.port), sections={
         "reader": {"locator": f"pcsc:{VPCD_READER}", "poll_interval_s": 0.1}})
     rig.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER)
     yield rig, pcscd

@@ -18,6 +18,7 @@ from agent.service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, SessionDriver, credential, service_config
+from tests.support.pcscd import VpcdSlot
 from tests.support.privacy import LogCapture, forbidden_patterns
 
 TRAFFIC = 5
@@ -98,28 +99,6 @@ def test_no_personal_data_in_process(capture: LogCapture, tmp_path: Path, trust_
     _check(capture, results, tmp_path, svc)
 
 
-class _VpcdSlot:
-    """Insert/remove through the vpcd bridge, with the reader view the driver expects."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.bridge: Any = None
-
-    def insert(self, card: VirtualMynaCard) -> None:
-        from card.emulator.vpcd import VpcdBridge
-
-        self.bridge = VpcdBridge(card, port=self.port)
-        self.bridge.start()
-
-    def remove(self) -> None:
-        if self.bridge is not None:
-            self.bridge.remove()
-            self.bridge = None
-
-    def has_card(self) -> bool:
-        return self.bridge is not None
-
-
 @pytest.mark.pcsc
 @pytest.mark.emulator_only
 def test_no_personal_data_through_pcsc(capture: LogCapture, tmp_path: Path, trust_dir: Path,
@@ -128,7 +107,7 @@ def test_no_personal_data_through_pcsc(capture: LogCapture, tmp_path: Path, trus
                             reader={"locator": f"pcsc:{VPCD_READER}", "poll_interval_s": 0.1})
     svc = AgentService(config, backend=CardFlowBackend(config, at=lambda: AT))
     svc.start()
-    slot = _VpcdSlot(pcscd.port)
+    slot = VpcdSlot(pcscd.port)
     driver = SessionDriver(svc)
     try:
         driver.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER)

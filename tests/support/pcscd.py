@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PCSCD = "/usr/sbin/pcscd"
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
@@ -124,3 +125,25 @@ def start_pcscd(workdir: Path, port: int) -> PcscdInstance:
     s.close()
     log.close()
     return PcscdInstance(workdir=workdir, sock_path=sock_path, port=port, proc=proc)
+
+
+class VpcdSlot:
+    """A vpcd slot with the ``insert/remove/has_card`` shape of an ``EmulatedReader``:
+    insert = a new ``VpcdBridge`` for the card on ``port``, remove = pull it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.bridge: Any = None
+
+    def insert(self, card: Any) -> None:
+        from card.emulator.vpcd import VpcdBridge
+
+        self.bridge = VpcdBridge(card, port=self.port).start()
+
+    def remove(self) -> None:
+        bridge, self.bridge = self.bridge, None
+        if bridge is not None:
+            bridge.remove()
+
+    def has_card(self) -> bool:
+        return self.bridge is not None and bool(self.bridge.running)
