@@ -32,9 +32,9 @@ _WORK = pcscd_support.make_workdir() if pcscd_support.pcscd_available() else Non
 if _WORK is not None:
     pcscd_support.configure_client_socket(_WORK)
 
-from agent.config import config_from_mapping  # noqa: E402
-from agent.events import EventHub  # noqa: E402
-from agent.service import AgentService, CardFlowBackend  # noqa: E402
+from agent.service.agent_service import AgentService, CardFlowBackend  # noqa: E402
+from agent.service.config import config_from_mapping  # noqa: E402
+from agent.service.events import EventHub  # noqa: E402
 from card.emulator import PERSONAS, VirtualMynaCard, export_trust  # noqa: E402
 from card.transports.emulated import EmulatedReader  # noqa: E402
 

@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.flows import FLOWS, FlowConfig, run_flow
+from agent.verification.flows import FLOWS, FlowConfig, run_flow
 from card.emulator import PERSONAS, VirtualMynaCard, export_trust
 from card.emulator.faults import air_time_s
 from card.transports.emulated import EmulatedReader

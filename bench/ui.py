@@ -1,7 +1,7 @@
 """Kiosk UI figures (issue 5, Performance): run ``.venv/bin/python bench/ui.py [--runs N]``.
 
 1. Time from the agent's result event to the identity painted in the browser: the real agent
-   with the emulator (``agent.demo.demo_agent``), the kiosk UI relaying its SSE stream, and
+   with the emulator (``agent.cli.demo.demo_agent``), the kiosk UI relaying its SSE stream, and
    headless Chromium. The event time is taken by a direct subscriber to the agent's stream
    (wall clock); the paint time is the first animation frame after ``#r-name`` got its text
    (a MutationObserver added by the test harness, outside the page's CSP).
@@ -63,7 +63,7 @@ def free_port() -> int:
 def bench_paint_and_weight(runs: int) -> None:
     from playwright.sync_api import sync_playwright
 
-    from agent.demo import demo_agent
+    from agent.cli.demo import demo_agent
     from kiosk_ui import create_app
     from kiosk_ui.agent_client import AgentClient
 
@@ -154,7 +154,7 @@ def bench_demo_start() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        from agent.demo import wait_for_http
+        from agent.cli.demo import wait_for_http
 
         wait_for_http("127.0.0.1", port, "/", timeout_s=30, proc=None)
         print(f"myna demo start -> first page served: {time.monotonic() - start:.2f} s")

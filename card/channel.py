@@ -28,7 +28,7 @@ from card.transports import CardConnection
 
 logger = logging.getLogger(__name__)
 
-TRAFFIC = 5  # below DEBUG: hex APDUs (agent.logging names the level and warns when it is on)
+TRAFFIC = 5  # below DEBUG: hex APDUs (agent's logging names the level and warns when it is on)
 logging.addLevelName(TRAFFIC, "TRAFFIC")
 
 # INS whose command data is a secret (VERIFY, CHANGE REFERENCE DATA, CHANGE KEY, SET SESSION KEY).

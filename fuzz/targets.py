@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 
-from agent import cvc as cvc_mod
-from agent.errors import VerificationError
-from agent.identity import identity_from_certificate
-from agent.verify import parse_certificate, public_key_of
+from agent.verification import cvc as cvc_mod
+from agent.verification.errors import VerificationError
+from agent.verification.identity import identity_from_certificate
+from agent.verification.verify import parse_certificate, public_key_of
 from card import tlv
 from card.apdu import CommandApdu, ResponseApdu
 from card.apps.input_helper import (

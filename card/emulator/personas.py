@@ -130,7 +130,7 @@ class Persona:
     data_of: str | None = None  # the persona whose certificates/records the card carries
 
     def outcome(self, flow: str) -> str:
-        """Return ``"ok"`` or the ``agent.errors.ErrorCode`` value the flow must end with."""
+        """Return ``"ok"`` or the ``ErrorCode`` value the flow must end with."""
         return self.expected[flow]
 
 

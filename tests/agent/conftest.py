@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_service_rig import AT, Http, SseReader, service_config
 
-from agent.service import AgentService, CardFlowBackend
+from agent.service.agent_service import AgentService, CardFlowBackend
 
 VPCD_READER = "Virtual PCD 00 00"
 

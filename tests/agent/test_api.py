@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from test_session_rig import FakeBackend, FakeReader, make_config, wait_for
 
-from agent.service import AgentService
+from agent.service.agent_service import AgentService
 
 
 def _config(tmp_path: Path, **extra: Any):

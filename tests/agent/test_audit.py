@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.audit import AuditLog, load_or_create_key
+from agent.service.audit import AuditLog, load_or_create_key
 
 VERDICT = {
     "ok": True, "flow": "sign", "assurance": ["chain", "possession"], "test_trust": True,

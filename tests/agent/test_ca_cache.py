@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent import trust
-from agent.flows import FlowConfig, run_flow
-from agent.trust import PinnedRoot, Purpose, fingerprint
+from agent.verification import trust
+from agent.verification.flows import FlowConfig, run_flow
+from agent.verification.trust import PinnedRoot, Purpose, fingerprint
 from card.emulator import PERSONAS, VirtualMynaCard, export_trust
 from card.ids import JpkiEF
 from card.transports.emulated import EmulatedReader

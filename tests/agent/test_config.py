@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentConfig, ConfigError, config_from_mapping, load_config
+from agent.service.config import AgentConfig, ConfigError, config_from_mapping, load_config
 
 
 def test_defaults_match_architecture():

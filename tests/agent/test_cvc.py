@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_verify_pki import rsa_key
 
-from agent.cvc import (
+from agent.verification.cvc import (
     Cvc,
     face_digest_info,
     load_issuer_keys,
@@ -20,7 +20,7 @@ from agent.cvc import (
     verify_face_record,
     verify_integrity_record,
 )
-from agent.errors import ErrorCode, RecordError
+from agent.verification.errors import ErrorCode, RecordError
 
 
 def tlv(tag: int, value: bytes) -> bytes:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.flows import FLOWS, FlowConfig, Verdict, run_flow
+from agent.verification.flows import FLOWS, FlowConfig, Verdict, run_flow
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.ids import AID, JpkiEF
 
@@ -224,7 +224,7 @@ def test_no_personal_data_in_logs(config, caplog):
     for secret in (p.identity.name, p.identity.address, p.identity.my_number, "MYNA2026",
                    p.credentials.match_b, "1980-02-17", "19800217"):
         assert secret not in text
-    assert logging.getLogger("agent.flows").name in text
+    assert logging.getLogger("agent.verification.flows").name in text
 
 
 class _CardWithoutEf0008(VirtualMynaCard):

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_verify_pki import SAN_DEFAULT, make_ee, make_root, utf8_der
 
-from agent.errors import ErrorCode, IdentityError
-from agent.identity import identity_from_certificate, parse_birth_date
+from agent.verification.errors import ErrorCode, IdentityError
+from agent.verification.identity import identity_from_certificate, parse_birth_date
 
 ROOT = None
 

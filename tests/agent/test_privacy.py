@@ -17,8 +17,8 @@ from test_service_rig import (
     service_config,
 )
 
-from agent.logging import TRAFFIC, redact
-from agent.service import AgentService, CardFlowBackend
+from agent.service.agent_service import AgentService, CardFlowBackend
+from agent.service.logging import TRAFFIC, redact
 from card.emulator import PERSONAS
 from card.transports.emulated import EmulatedReader
 from tests.support.privacy import LogCapture, forbidden_patterns

@@ -18,7 +18,7 @@ from test_service_rig import (
     service_config,
 )
 
-from agent.service import AgentService, CardFlowBackend
+from agent.service.agent_service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS
 from card.transports.emulated import EmulatedReader
 

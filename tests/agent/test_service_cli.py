@@ -13,8 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from agent.config import AgentConfig
-from agent.doctor import (
+from agent.cli.doctor import (
     Status,
     check_clock,
     check_private_files,
@@ -22,6 +21,7 @@ from agent.doctor import (
     check_trust,
     check_vpcd,
 )
+from agent.service.config import AgentConfig
 
 
 def test_myna_agent_runs_until_sigterm(tmp_path: Path):
@@ -88,7 +88,7 @@ def test_doctor_checks():
 
 
 def test_doctor_trust_failure_is_reported(tmp_path: Path):
-    from agent.config import config_from_mapping
+    from agent.service.config import config_from_mapping
 
     config = config_from_mapping({"trust": {"mode": "test", "test_dir": str(tmp_path / "nope")}})
     assert check_trust(config).status is Status.FAIL
@@ -98,7 +98,7 @@ def test_doctor_trust_failure_is_reported(tmp_path: Path):
 
 
 def test_doctor_flags_a_readable_token_file(tmp_path: Path):
-    from agent.config import config_from_mapping
+    from agent.service.config import config_from_mapping
 
     token = tmp_path / "agent.token"
     config = config_from_mapping({
@@ -127,8 +127,8 @@ def test_myna_doctor_prints_every_check():
 
 
 def test_doctor_nfc_problems_fail_only_for_an_nfc_locator():
-    from agent.config import config_from_mapping
-    from agent.doctor import check_nfc
+    from agent.cli.doctor import check_nfc
+    from agent.service.config import config_from_mapping
 
     # No USB bus here: "nfc readers" cannot pass when the kiosk is configured for a USB reader.
     usb = config_from_mapping({"reader": {"locator": "nfc:usb"}})

@@ -7,8 +7,8 @@ import time
 import pytest
 from test_session_rig import FakeBackend, FakeReader, Rig, make_config
 
-from agent.errors import ErrorCode
-from agent.session import BusyError
+from agent.service.session import BusyError
+from agent.verification.errors import ErrorCode
 from card.errors import NoReaderError
 
 

@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from agent.config import AgentConfig, config_from_mapping
-from agent.events import EventHub
-from agent.session import CredentialStatus, FlowOutcome, SessionController, StepCallback
-from agent.watcher import ReaderWatcher
+from agent.service.config import AgentConfig, config_from_mapping
+from agent.service.events import EventHub
+from agent.service.session import CredentialStatus, FlowOutcome, SessionController, StepCallback
+from agent.service.watcher import ReaderWatcher
 from card.errors import ApplicationNotFoundError, CardRemovedError, InvalidPinError, NoCardError
 from card.transports import CardConnection, Interface, Reader, Transport
 

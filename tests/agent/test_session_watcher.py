@@ -10,9 +10,9 @@ import time
 import pytest
 from test_session_rig import FakeReader
 
-from agent.events import EventHub, ReaderEvent, ReaderEventKind, TooManySubscribersError
-from agent.logging import TRAFFIC, RedactionFilter, setup_logging
-from agent.watcher import ReaderWatcher, source_for_locator
+from agent.service.events import EventHub, ReaderEvent, ReaderEventKind, TooManySubscribersError
+from agent.service.logging import TRAFFIC, RedactionFilter, setup_logging
+from agent.service.watcher import ReaderWatcher, source_for_locator
 from card.errors import NoReaderError, TransportError
 
 

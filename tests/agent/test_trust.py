@@ -9,8 +9,15 @@ import pytest
 from asn1crypto import pem, x509
 from test_verify_pki import make_root, rsa_key
 
-from agent.errors import CertificateRejectedError, ErrorCode, RejectReason
-from agent.trust import PINNED_ROOTS, Purpose, TrustMode, TrustStore, fingerprint, pinned_root_for
+from agent.verification.errors import CertificateRejectedError, ErrorCode, RejectReason
+from agent.verification.trust import (
+    PINNED_ROOTS,
+    Purpose,
+    TrustMode,
+    TrustStore,
+    fingerprint,
+    pinned_root_for,
+)
 
 JLIS_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "jlis-roots"
 JLIS_FILES = {

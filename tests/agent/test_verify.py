@@ -19,16 +19,16 @@ from test_verify_pki import (
     rsa_key,
 )
 
-from agent.errors import (
+from agent.verification.errors import (
     CertificateRejectedError,
     ErrorCode,
     PossessionError,
     RejectReason,
     RevocationUnavailableError,
 )
-from agent.revocation import RevocationSource
-from agent.trust import Purpose, TrustAnchor, TrustMode, TrustStore
-from agent.verify import (
+from agent.verification.revocation import RevocationSource
+from agent.verification.trust import Purpose, TrustAnchor, TrustMode, TrustStore
+from agent.verification.verify import (
     public_key_of,
     validate_certificate,
     verify_challenge_signature,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.flows import FlowConfig
+from agent.verification.flows import FlowConfig
 from tests.hardening.rig import make_config
 
 

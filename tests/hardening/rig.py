@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.flows import FLOWS, FlowConfig, Verdict, run_flow
+from agent.verification.flows import FLOWS, FlowConfig, Verdict, run_flow
 from card.emulator import PERSONAS
 from tests.support.configs import service_config  # noqa: F401 - re-exported for the tests
 
@@ -87,7 +87,7 @@ class SessionDriver:
         if snap["state"] == "awaiting_credential":
             from contextlib import suppress
 
-            from agent.session import BusyError
+            from agent.service.session import BusyError
 
             with suppress(BusyError):  # the card left between the snapshot and the submit
                 self.svc.controller.submit_credential(snap["session_id"], cred, False)

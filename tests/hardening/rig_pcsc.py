@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.flows import FlowConfig
-from agent.session import CredentialStatus, FlowBackend, FlowOutcome, StepCallback
+from agent.service.session import CredentialStatus, FlowBackend, FlowOutcome, StepCallback
+from agent.verification.flows import FlowConfig
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.transports import CardConnection
 from card.transports.emulated import EmulatedReader

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.flows import FLOWS
-from agent.service import AgentService, CardFlowBackend
+from agent.service.agent_service import AgentService, CardFlowBackend
+from agent.verification.flows import FLOWS
 from card.emulator import PERSONAS, VirtualMynaCard
 from tests.hardening.rig import AT, SessionDriver, credential, service_config
 from tests.support.pcscd import VpcdSlot

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.flows import FLOWS
-from agent.service import AgentService, CardFlowBackend
+from agent.service.agent_service import AgentService, CardFlowBackend
+from agent.verification.flows import FLOWS
 from card.emulator import PERSONAS, Faults, VirtualMynaCard
 from card.ids import AID, InputHelperEF, JpkiEF, SurfaceEF
 from card.transports.emulated import EmulatedReader

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from agent.events import EventHub
-from agent.flows import FLOWS
-from agent.service import AgentService, CardFlowBackend
-from agent.session import BusyError
+from agent.service.agent_service import AgentService, CardFlowBackend
+from agent.service.events import EventHub
+from agent.service.session import BusyError
+from agent.verification.flows import FLOWS
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.ids import AID, InputHelperEF, JpkiEF, SurfaceEF
 from card.transports.emulated import EmulatedReader

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ErrorCode
-from agent.flows import FLOWS
-from agent.service import AgentService, CardFlowBackend
+from agent.service.agent_service import AgentService, CardFlowBackend
+from agent.verification.errors import ErrorCode
+from agent.verification.flows import FLOWS
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.emulator.hostile import HostileCard, Lie
 from card.ids import AID, InputHelperEF, JpkiEF, SurfaceEF

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from agent.flows import FLOWS
-from agent.service import AgentService, CardFlowBackend
+from agent.service.agent_service import AgentService, CardFlowBackend
+from agent.verification.flows import FLOWS
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, SessionDriver, credential, service_config

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.config import ConfigError
-from agent.service import AgentService, CardFlowBackend
+from agent.service.agent_service import AgentService, CardFlowBackend
+from agent.service.config import ConfigError
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, service_config
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agent.flows import FLOWS
+from agent.verification.flows import FLOWS
 from card.emulator import PERSONAS
 from tests.hardening.soak import soak
 

@@ -1,6 +1,6 @@
 """The kiosk in real headless Chromium against the real agent and the in-process emulator.
 
-Same wiring as ``myna demo`` (``agent.demo.demo_agent``: ``AgentService`` + ``EmulatedReader``
+Same wiring as ``myna demo`` (``agent.cli.demo.demo_agent``: ``AgentService`` + ``EmulatedReader``
 with the emulator's exported test trust), with the kiosk UI served from a thread here so the
 test can reach the virtual card's ``apdu_log``. Screenshots of the main screens go to
 docs/screenshots/ (test-stack.md §8 for the Chromium launch).
@@ -45,7 +45,7 @@ TIMEOUT_MS = 10000
 
 @dataclass
 class Stack:
-    agent: Any  # agent.demo.DemoAgent
+    agent: Any  # agent.cli.demo.DemoAgent
     base_url: str
 
     def insert(self, persona: str) -> Any:
@@ -80,7 +80,7 @@ def agent_config() -> dict[str, Any]:
 
 @pytest.fixture
 def stack(tmp_path: Path, agent_config: dict[str, Any]) -> Iterator[Stack]:
-    from agent.demo import demo_agent
+    from agent.cli.demo import demo_agent
     from kiosk_ui import create_app
 
     with demo_agent(tmp_path, **agent_config) as agent:
@@ -418,7 +418,7 @@ def test_demo_panel_inserts_the_card(browser: Any, page: Any, stack: Stack) -> N
 
 def test_stale_tab_after_agent_restart(browser: Any, tmp_path: Path) -> None:
     """The agent restarts (new token, new sessions) under an open tab: clear messages, no send."""
-    from agent.demo import demo_agent
+    from agent.cli.demo import demo_agent
     from kiosk_ui import create_app
 
     with socket.socket() as s:

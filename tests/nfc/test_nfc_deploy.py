@@ -247,7 +247,7 @@ def test_launcher_refuses_remote_urls(tmp_path: Path) -> None:
 
 
 def test_production_config_loads() -> None:
-    from agent.config import load_config
+    from agent.service.config import load_config
 
     config = load_config(ROOT / "deploy" / "myna.toml")
     assert config.trust.mode == "jlis"

@@ -1,4 +1,4 @@
-"""``agent.doctor_nfc.nfc_checks`` against fake file trees (and, for USB only, a mocked bus)."""
+"""``agent.cli.doctor_nfc.nfc_checks`` against fake file trees (and, for USB only, a mocked bus)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from unittest import mock
 
 import pytest
 
-from agent import doctor_nfc
-from agent.doctor_nfc import nfc_checks
+from agent.cli import doctor_nfc
+from agent.cli.doctor_nfc import nfc_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig, config_from_mapping
+from agent.service.config import AgentConfig, config_from_mapping
 
 
 def service_config(tmp: Path, trust_dir: Path, **sections: Any) -> AgentConfig:

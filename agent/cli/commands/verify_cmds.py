@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ErrorCode, VerificationError, error_code_for
+from agent.verification.errors import ErrorCode, VerificationError, error_code_for
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -129,7 +129,7 @@ def _print(verdict: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from agent.flows import FlowConfig, run_flow
+    from agent.verification.flows import FlowConfig, run_flow
     from card.errors import CardError
     from card.transports import open_reader
 
@@ -178,10 +178,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_cert(args: argparse.Namespace) -> int:
-    from agent.identity import identity_from_certificate
-    from agent.revocation import RevocationSource
-    from agent.trust import Purpose, TrustStore, load_certificates
-    from agent.verify import parse_certificate, validate_certificate
+    from agent.verification.identity import identity_from_certificate
+    from agent.verification.revocation import RevocationSource
+    from agent.verification.trust import Purpose, TrustStore, load_certificates
+    from agent.verification.verify import parse_certificate, validate_certificate
 
     at = _parse_at(args.at)
     mode = args.trust or "jlis"

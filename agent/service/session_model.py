@@ -1,6 +1,6 @@
 """The per-tap session's data: states, the credential and flow-outcome records, the
 ``FlowBackend`` seam the controller runs flows through, and ``CardSession`` (one tap's state,
-which holds identity data only until ``purge``). The machine itself is ``agent.session``."""
+which holds identity data only until ``purge``). The machine itself is ``agent.service.session``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from agent.errors import ErrorCode
+from agent.verification.errors import ErrorCode
 from card.transports import CardConnection
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class FlowOutcome:
 
 
 class FlowBackend(Protocol):
-    """The seam to the verification flows (agent.flows), so the state machine tests alone."""
+    """The seam to ``agent.verification.flows``, so the state machine tests alone."""
 
     def identify(self, connection: CardConnection, flow: str) -> CredentialStatus:
         """SELECT the flow's AP by AID and read the tries left with the empty VERIFY.

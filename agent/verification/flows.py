@@ -28,8 +28,8 @@ from typing import Any
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from agent import cvc as cvc_mod
-from agent.errors import (
+from agent.verification import cvc as cvc_mod
+from agent.verification.errors import (
     CertificateRejectedError,
     ErrorCode,
     FlowError,
@@ -37,10 +37,10 @@ from agent.errors import (
     VerificationError,
     error_code_for,
 )
-from agent.identity import era_for, identity_from_certificate, parse_sex
-from agent.revocation import Fetcher, RevocationSource, urllib_fetcher
-from agent.trust import PinnedCaCache, Purpose, TrustStore
-from agent.verify import (
+from agent.verification.identity import era_for, identity_from_certificate, parse_sex
+from agent.verification.revocation import Fetcher, RevocationSource, urllib_fetcher
+from agent.verification.trust import PinnedCaCache, Purpose, TrustStore
+from agent.verification.verify import (
     Assurance,
     public_key_of,
     validate_certificate,
@@ -93,7 +93,7 @@ class FlowConfig:
 
     @classmethod
     def from_agent_config(cls, config: Any) -> FlowConfig:
-        """Build from ``agent.config.AgentConfig`` (issue 4)."""
+        """Build from ``agent.service.config.AgentConfig`` (issue 4)."""
         t = config.trust
         return cls.build(trust_mode=t.mode, test_dir=t.test_dir or None,
                          extra_roots=t.extra_roots, crl_file=t.crl_file or None,

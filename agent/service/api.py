@@ -21,8 +21,8 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from agent import __version__
-from agent.events import TooManySubscribersError
-from agent.session import BusyError, FlowNotEnabledError, SessionController
+from agent.service.events import TooManySubscribersError
+from agent.service.session import BusyError, FlowNotEnabledError, SessionController
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class ApiHost(Protocol):
 def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
                test_config: dict[str, Any] | None = None) -> Flask:
     """Build the API app for one running service."""
-    app = Flask("agent.api")
+    app = Flask("agent.service.api")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, JSON_AS_ASCII=False)
     if test_config:
         app.config.update(test_config)

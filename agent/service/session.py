@@ -20,10 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agent.config import AgentConfig
-from agent.errors import ErrorCode, error_code_for
-from agent.events import EventHub, ReaderEvent, ReaderEventKind
-from agent.session_model import (
+from agent.service.config import AgentConfig
+from agent.service.events import EventHub, ReaderEvent, ReaderEventKind
+from agent.service.session_model import (
     BusyError,
     CardSession,
     CredentialStatus,
@@ -34,12 +33,13 @@ from agent.session_model import (
     SessionState,
     StepCallback,
 )
+from agent.verification.errors import ErrorCode, error_code_for
 from card.errors import CardError, CardRemovedError
 from card.transports import Reader
 
 logger = logging.getLogger(__name__)
 
-# The data types live in agent.session_model; re-exported for callers of the machine.
+# The data types live in agent.service.session_model; re-exported for callers of the machine.
 __all__ = [
     "BusyError",
     "CardSession",

@@ -16,11 +16,11 @@ from agent import __version__
 
 # module name -> the subcommands it registers (kept here so `myna --help` lists them all).
 COMMAND_MODULES = (
-    "agent.commands.card_cmds",  # readers, status, read
-    "agent.commands.emulator_cmd",  # emulator
-    "agent.commands.verify_cmds",  # verify, verify-cert
-    "agent.commands.service_cmds",  # agent, doctor
-    "agent.commands.ui_cmds",  # kiosk, demo
+    "agent.cli.commands.card_cmds",  # readers, status, read
+    "agent.cli.commands.emulator_cmd",  # emulator
+    "agent.cli.commands.verify_cmds",  # verify, verify-cert
+    "agent.cli.commands.service_cmds",  # agent, doctor
+    "agent.cli.commands.ui_cmds",  # kiosk, demo
 )
 
 
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
-            if e.name is not None and e.name.startswith("agent.commands"):
+            if e.name is not None and e.name.startswith("agent.cli.commands"):
                 continue  # that group is not built yet
             raise
         module.register(sub)

@@ -2,7 +2,7 @@
 
 ``myna kiosk`` runs the kiosk UI (``python -m kiosk_ui``) in its own process against an agent
 that is already running. ``myna demo`` starts an agent on the in-process emulator and the
-kiosk UI (see ``agent.demo``). The UI process never shares memory with the agent (design §3).
+kiosk UI (see ``agent.cli.demo``). The UI process never shares memory with the agent (design §3).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
-    from agent.demo import kiosk_command
+    from agent.cli.demo import kiosk_command
 
     cmd = kiosk_command(args.agent_url, args.token_file, args.host, args.port, demo=False)
     proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
@@ -41,6 +41,6 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from agent.demo import run_demo
+    from agent.cli.demo import run_demo
 
     return run_demo(args.host, args.port, args.persona, out=sys.stdout)

@@ -4,7 +4,7 @@
 worker thread and the local API (werkzeug ``make_server`` in a thread on 127.0.0.1). The bearer
 token is generated with ``secrets`` at start and written to ``api.token_file`` with mode 0600.
 With a ``demo_reader`` (an ``EmulatedReader``) the watcher watches only that reader and the
-``/v1/demo/*`` endpoints drive it. ``CardFlowBackend`` is the seam to ``agent.flows``.
+``/v1/demo/*`` endpoints drive it. ``CardFlowBackend`` is the seam to ``agent.verification.flows``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import Any, Self
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from agent.api import DemoControl, create_api
-from agent.audit import AuditLog, load_or_create_key
-from agent.config import AgentConfig
-from agent.events import EventHub
-from agent.session import (
+from agent.service.api import DemoControl, create_api
+from agent.service.audit import AuditLog, load_or_create_key
+from agent.service.config import AgentConfig
+from agent.service.events import EventHub
+from agent.service.session import (
     CardSession,
     CredentialStatus,
     FlowBackend,
@@ -33,7 +33,7 @@ from agent.session import (
     SessionController,
     StepCallback,
 )
-from agent.watcher import ReaderSource, ReaderWatcher, source_for_locator
+from agent.service.watcher import ReaderSource, ReaderWatcher, source_for_locator
 from card.ids import AID
 from card.transports import CardConnection, Reader
 
@@ -240,7 +240,7 @@ def _logout(connection: CardConnection, flow: str) -> None:
         pass  # the card is gone or refuses: nothing left to log out of
 
 
-# ---- the seam to agent.flows --------------------------------------------------------------
+# ---- the seam to agent.verification.flows ---------------------------------------------------
 
 # flow -> (credential kind, min length, max length, charset) (design §1, reference §5, §7.3).
 CREDENTIAL_SHAPE: dict[str, tuple[str, int, int, str]] = {
@@ -255,7 +255,7 @@ _AID_FOR = {"sign": AID.JPKI, "auth": AID.JPKI, "face": AID.SURFACE, "number": A
 
 
 class CardFlowBackend:
-    """Identify with ``card.apps`` (SELECT by AID, empty VERIFY) and run ``agent.flows``."""
+    """Identify with ``card.apps`` (SELECT by AID, empty VERIFY), then run the verification flow."""
 
     def __init__(self, config: AgentConfig, *, at: Callable[[], datetime] | None = None) -> None:
         self._config = config
@@ -309,7 +309,7 @@ class CardFlowBackend:
         confirm_last_try: bool,
         on_step: StepCallback,
     ) -> FlowOutcome:
-        from agent import flows
+        from agent.verification import flows
 
         if self._flow_config is None:
             self._flow_config = self._config.flow_config()

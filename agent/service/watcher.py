@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from agent.events import ReaderEvent, ReaderEventKind
+from agent.service.events import ReaderEvent, ReaderEventKind
 from card.errors import CardError
 from card.transports import Reader
 

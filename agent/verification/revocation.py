@@ -25,7 +25,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
-from agent.errors import CertificateRejectedError, RejectReason, RevocationUnavailableError
+from agent.verification.errors import (
+    CertificateRejectedError,
+    RejectReason,
+    RevocationUnavailableError,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import sys
 import threading
 from types import FrameType
 
-from agent.config import ConfigError, load_config
+from agent.service.config import ConfigError, load_config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    from agent.logging import setup_logging
-    from agent.service import AgentService
+    from agent.service.agent_service import AgentService
+    from agent.service.logging import setup_logging
 
     try:
         config = load_config(args.config)
@@ -59,7 +59,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from agent.doctor import Status, run_checks
+    from agent.cli.doctor import Status, run_checks
 
     try:
         config = load_config(args.config)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agent.config import AgentConfig
+from agent.service.config import AgentConfig
 
 VPCD_CONF = "/etc/reader.conf.d/vpcd"
 VPCD_DRIVER_GLOBS = (
@@ -125,8 +125,8 @@ def check_private_files(config: AgentConfig) -> Check:
 
 
 def check_nfc(config: AgentConfig) -> list[Check]:
-    """NFC readers, port100 and udev (agent.doctor_nfc); failures matter only for nfc: locators."""
-    from agent.doctor_nfc import nfc_checks
+    """NFC readers, port100 and udev (doctor_nfc); failures matter only for nfc: locators."""
+    from agent.cli.doctor_nfc import nfc_checks
 
     uses_nfc = config.reader.locator.startswith("nfc:")
     failed = Status.FAIL if uses_nfc else Status.WARN

@@ -1,6 +1,6 @@
 """Reader events from the watcher and the snapshot fan-out behind SSE (issue 4 §1, §3).
 
-``ReaderEvent`` values are what ``agent.watcher`` sees change (a reader or a card appearing or
+``ReaderEvent`` values are what ``watcher`` sees change (a reader or a card appearing or
 leaving). ``EventHub`` fans snapshots out to SSE subscribers: each subscriber has a bounded
 queue, and a subscriber that does not keep up loses its *oldest* snapshots rather than
 blocking the session thread (a snapshot is a full state, so the newest one is all that matters).

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig, config_from_mapping
+from agent.service.config import AgentConfig, config_from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def demo_config(
 
 @dataclass
 class DemoAgent:
-    service: Any  # agent.service.AgentService
+    service: Any  # agent.service.agent_service.AgentService
     reader: Any  # card.transports.emulated.EmulatedReader
     config: AgentConfig
 
@@ -86,7 +86,7 @@ class DemoAgent:
 @contextlib.contextmanager
 def demo_agent(workdir: Path, **config_kw: Any) -> Iterator[DemoAgent]:
     """Run the demo agent (emulated reader, no card inserted) for the ``with`` block."""
-    from agent.service import AgentService
+    from agent.service.agent_service import AgentService
     from card.transports.emulated import EmulatedReader
 
     config = demo_config(workdir, **config_kw)

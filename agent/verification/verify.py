@@ -7,7 +7,7 @@ building tries every anchor whose name matches and keeps the one whose key verif
 is what the J-LIS roots need (all generations share one DN, reference §11.2). Around it we
 add the checks whose failure must have its own stable code: strict DER, unknown critical
 extensions, EE policy OIDs (reference §11.1), anchor basicConstraints, and revocation from
-``agent.revocation``. This module never reads the clock.
+``agent.verification.revocation``. This module never reads the clock.
 """
 
 from __future__ import annotations
@@ -29,15 +29,15 @@ from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.policy_decl import PKIXValidationParams
 from pyhanko_certvalidator.validate import SUPPORTED_EXTENSIONS
 
-from agent.errors import CertificateRejectedError, PossessionError, RejectReason
-from agent.revocation import (
+from agent.verification.errors import CertificateRejectedError, PossessionError, RejectReason
+from agent.verification.revocation import (
     Fetcher,
     RevocationNotApplicable,
     RevocationSource,
     check_revocation,
     urllib_fetcher,
 )
-from agent.trust import Purpose, TrustAnchor, TrustStore
+from agent.verification.trust import Purpose, TrustAnchor, TrustStore
 from card.ids import OID_POLICY_AUTH, OID_POLICY_SIGN, OID_POLICY_SIGN_TEST
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def validate_certificate(
         trust_roots=[a.certificate for a in anchors],
         moment=at,
         allow_fetching=False,
-        revocation_mode="soft-fail",  # revocation is ours (agent.revocation), checked below
+        revocation_mode="soft-fail",  # revocation is ours (revocation.py), checked below
     )
     params = PKIXValidationParams(user_initial_policy_set=frozenset(accepted),
                                   initial_explicit_policy=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from asn1crypto import core, x509
 
-from agent.errors import IdentityError
+from agent.verification.errors import IdentityError
 from card.ids import (
     OID_SAN_ADDRESS,
     OID_SAN_ADDRESS_SUBSTITUTE,

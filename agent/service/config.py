@@ -104,8 +104,10 @@ class AgentConfig:
         return self.trust.mode == "test" or bool(self.trust.extra_roots)
 
     def flow_config(self) -> Any:
-        """Build the verification engineer's ``agent.flows.FlowConfig`` from this config."""
-        from agent import flows  # lazy: the service and its tests run without the verifier
+        """Build the verifier's ``agent.verification.flows.FlowConfig`` from this config."""
+        from agent.verification import (
+            flows,  # lazy: the service and its tests run without the verifier
+        )
 
         return flows.FlowConfig.from_agent_config(self)
 

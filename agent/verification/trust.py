@@ -27,7 +27,7 @@ from pathlib import Path
 
 from asn1crypto import pem, x509
 
-from agent.errors import CertificateRejectedError, RejectReason
+from agent.verification.errors import CertificateRejectedError, RejectReason
 
 logger = logging.getLogger(__name__)
 

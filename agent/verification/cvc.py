@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from agent.errors import RecordError
+from agent.verification.errors import RecordError
 from card import tlv
 from card.errors import BadResponseError
 from card.ids import TAG_CVC, TAG_CVC_BODY, TAG_CVC_SIGNATURE, TAG_RSA_EXPONENT, TAG_RSA_MODULUS
