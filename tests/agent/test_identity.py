@@ -9,10 +9,10 @@ from asn1crypto import x509
 from cryptography import x509 as cx509
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_verify_pki import SAN_DEFAULT, make_ee, make_root, utf8_der
 
 from agent.verification.errors import ErrorCode, IdentityError
 from agent.verification.identity import identity_from_certificate, parse_birth_date
+from tests.support.pki import SAN_DEFAULT, make_ee, make_root, utf8_der
 
 ROOT = None
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import pem, x509
-from test_verify_pki import make_root, rsa_key
 
 from agent.verification.errors import CertificateRejectedError, ErrorCode, RejectReason
 from agent.verification.trust import (
@@ -18,6 +17,7 @@ from agent.verification.trust import (
     fingerprint,
     pinned_root_for,
 )
+from tests.support.pki import make_root, rsa_key
 
 JLIS_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "jlis-roots"
 JLIS_FILES = {

@@ -1,4 +1,4 @@
-"""A small test PKI built with cryptography for the verification tests (no tests here).
+"""A small test PKI built with cryptography for the verification and differential tests.
 
 JPKI-shaped (reference §11): self-signed root CA, end-entity sign/auth certificates with the
 SAN otherName attributes, keyUsage, policy, AKI/SKI. Keys are generated once per process.
