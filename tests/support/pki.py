@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)
@@ -105,9 +105,9 @@ def make_ee(issuer: Ca, key=None, *, purpose: str = "sign", san=SAN_DEFAULT,
             serial: int = 0x1234, policy: str | None = POLICY_SIGN_TEST,
             key_usage: tuple[bool, bool] | None = None, extra_exts=(),
             san_raw: list[x509.GeneralName] | None = None, signer=None,
-            aki: bool = True) -> bytes:
+            aki: bool = True, pss: bool = False) -> bytes:
     """``signer`` signs instead of the issuer's key (a signature that does not fit the issuer);
-    ``aki=False`` leaves out the authorityKeyIdentifier."""
+    ``aki=False`` leaves out the authorityKeyIdentifier; ``pss`` signs with RSASSA-PSS."""
     key = key or rsa_key(1)
     signer = signer or issuer.key
     ku = key_usage or ((True, True) if purpose == "sign" else (True, False))
@@ -130,7 +130,11 @@ def make_ee(issuer: Ca, key=None, *, purpose: str = "sign", san=SAN_DEFAULT,
         b = b.add_extension(x509.SubjectAlternativeName(names), critical=False)
     for ext, critical in extra_exts:
         b = b.add_extension(ext, critical=critical)
-    return b.sign(signer, _hash_for(signer)).public_bytes(serialization.Encoding.DER)
+    hash_alg = _hash_for(signer)
+    rsa_padding = (padding.PSS(padding.MGF1(hash_alg), padding.PSS.DIGEST_LENGTH)
+                   if pss and isinstance(signer, rsa.RSAPrivateKey) and hash_alg else None)
+    return b.sign(signer, hash_alg, rsa_padding=rsa_padding).public_bytes(
+        serialization.Encoding.DER)
 
 
 def make_crl(issuer: Ca, revoked_serials=(), *, this_update=datetime(2026, 11, 1,
@@ -152,7 +156,7 @@ def make_crl(issuer: Ca, revoked_serials=(), *, this_update=datetime(2026, 11, 1
 
 def sign_with(key: object, data: bytes) -> bytes:
     """Sign ``data`` as an X.509 issuer would with ``key`` (PKCS#1 v1.5, ECDSA or EdDSA)."""
-    from cryptography.hazmat.primitives.asymmetric import ed25519, padding
+    from cryptography.hazmat.primitives.asymmetric import ed25519
 
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), _hash_for(key))
@@ -180,7 +184,6 @@ def resign(der: bytes, key: object, mutate) -> bytes:
 def resign_crl(der: bytes, key: rsa.RSAPrivateKey, hash_name: str = "sha1") -> bytes:
     """Sign a CRL's tbsCertList again with RSA and ``hash_name`` (the builder refuses SHA-1)."""
     from asn1crypto import crl as acrl
-    from cryptography.hazmat.primitives.asymmetric import padding
 
     crl = acrl.CertificateList.load(der)
     algorithm = {"algorithm": f"{hash_name}_rsa"}
