@@ -165,7 +165,10 @@ def _check_structure(cert: x509.Certificate) -> None:
 
 
 def _check_key_size(der: bytes) -> None:
-    key = public_key_of(der)
+    _check_key_size_of(public_key_of(der))
+
+
+def _check_key_size_of(key: object) -> None:
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         raise CertificateRejectedError(RejectReason.WEAK_KEY,
                                        f"RSA key below {MIN_RSA_BITS} bits")
@@ -381,10 +384,16 @@ def verify_challenge_signature(public_key: object, challenge: bytes, signature: 
 
     RSA: PKCS#1 v1.5 over the SHA-256 DigestInfo (reference §7.4, §9.4). ECDSA (next-
     generation cards, reference §12): the hash is chosen by the curve size (P-384 → SHA-384)
-    and the signature is DER (r, s). No key or signature size is assumed.
+    and the signature is DER (r, s). Keys below the possession minimum (RSA 2048 bits, curves
+    256 bits) prove nothing even when the signature verifies: the 券面 AP keys arrive as bare
+    TLVs, with no certificate check in front of this one.
 
     :raises PossessionError: POSSESSION_FAILED.
     """
+    try:
+        _check_key_size_of(public_key)
+    except CertificateRejectedError as e:
+        raise PossessionError(f"card key too small: {e}") from e
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())

@@ -11,18 +11,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509 as cx509
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 from cryptography.x509 import DirectoryName, UniformResourceIdentifier
 
 from agent.verification.errors import (
     CertificateRejectedError,
     ErrorCode,
+    PossessionError,
     RejectReason,
     RevocationUnavailableError,
 )
 from agent.verification.revocation import RevocationSource
 from agent.verification.trust import Purpose, TrustAnchor, TrustMode, TrustStore
-from agent.verification.verify import validate_certificate
+from agent.verification.verify import validate_certificate, verify_challenge_signature
 from tests.support.pki import (
     AT,
     ec_key,
@@ -258,3 +260,18 @@ def test_possession_key_minimum_size(key):
 def test_p256_possession_key_is_enough():
     root = make_root()
     validate(make_ee(root, ec.generate_private_key(ec.SECP256R1())), store_of(root))
+
+
+@pytest.mark.parametrize("key", [lambda: rsa_key(5, 1024),
+                                 lambda: ec.generate_private_key(ec.SECP224R1())],
+                         ids=["rsa-1024", "p-224"])
+def test_small_card_key_proves_no_possession_even_with_a_good_signature(key):
+    # The face/number flows take the AP key from a TLV record, not from a certificate.
+    private = key()
+    challenge = b"\x01" * 40
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        signature = private.sign(challenge, ec.ECDSA(hashes.SHA256()))
+    else:
+        signature = private.sign(challenge, padding.PKCS1v15(), hashes.SHA256())
+    with pytest.raises(PossessionError, match="too small"):
+        verify_challenge_signature(private.public_key(), challenge, signature)
