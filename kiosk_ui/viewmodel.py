@@ -85,9 +85,10 @@ def _identity(ident: dict[str, Any], flow: str) -> dict[str, Any]:
             "year": year if isinstance(year, int) and not isinstance(year, bool) else None,
         }
     if sex:
+        code = _s(sex.get("code"), 4)  # an unknown code is shown raw, never hidden
         out["sex"] = {
-            "label_ja": _s(sex.get("label_ja"), 16),
-            "label_en": _s(sex.get("label_en"), 16),
+            "label_ja": _s(sex.get("label_ja"), 16) or code,
+            "label_en": _s(sex.get("label_en"), 16) or code,
         }
     if flow == "face":
         out["photo"] = image_to_png_data_url(ident.get("photo_jp2_b64"))

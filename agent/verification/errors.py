@@ -57,6 +57,8 @@ class RejectReason(StrEnum):
     MALFORMED = "malformed"
     UNKNOWN_CRITICAL_EXTENSION = "unknown_critical_extension"
     ALGORITHM = "algorithm"
+    DUPLICATE_EXTENSION = "duplicate_extension"
+    WEAK_KEY = "weak_key"
     INVALID = "invalid"
 
 

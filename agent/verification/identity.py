@@ -6,11 +6,23 @@ sex, ``EYYYYMMDD`` birth date, address, address substitute flags) each hold a UT
 duplicated attribute, an impossible date or an era that does not match the date raises
 ``IdentityError`` (CERT_INVALID) and no partial identity is ever returned. Unknown otherName
 OIDs (e.g. the announced 旧氏 and furigana attributes) are kept in ``extra``.
+
+One identity or none: a certificate with two subjectAltName extensions is refused, whichever
+one a parser would pick. Name and address are refused (not silently cleaned) when they hold
+a character of Unicode category Cc, Cf, Co, Cs, Zl or Zp: controls, bidi embeddings,
+overrides and isolates (U+202A–202E, U+2066–2069), marks (U+200E/200F, U+061C), zero-width
+characters (U+200B–200D, U+2060, U+FEFF), private-use and line/paragraph separators. Each
+can make the staff screen show a different name than the certificate holds (an RLO reverses
+part of it). 外字 never need them: JPKI replaces an out-of-JIS character by a JIS substitute
+and sets that character's flag (reference §11.1), so the flags string must hold exactly one
+``0``/``1`` per character of its text. ``extra`` values are kept as found; human output
+escapes them (``agent.cli.commands.verify_cmds``).
 """
 
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -136,18 +148,30 @@ def parse_sex(value: str) -> Sex:
     return Sex(value, ja, en)
 
 
+# Control, format (bidi, zero-width), surrogate, private-use, line and paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
 def _check_text(value: str, what: str) -> str:
     if not value or len(value) > MAX_TEXT_CHARS:
         raise IdentityError(f"{what} is empty or too long")
-    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in value):
-        raise IdentityError(f"{what} contains control characters")
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value):
+        raise IdentityError(f"{what} contains control, bidi, zero-width or private-use "
+                            "characters")
     return value
 
 
-def _check_flags(value: str, what: str) -> str:
-    if len(value) > MAX_TEXT_CHARS or set(value) - {"0", "1"}:
+def _check_flags(value: str, text: str, what: str) -> str:
+    if set(value) - {"0", "1"}:
         raise IdentityError(f"{what} flags are not a 0/1 string")
+    if len(value) != len(text):
+        raise IdentityError(f"{what} flags do not match its length (one per character)")
     return value
+
+
+def _san_extension_count(cert: x509.Certificate) -> int:
+    return sum(1 for ext in cert["tbs_certificate"]["extensions"]
+               if ext["extn_id"].native == "subject_alt_name")
 
 
 def _other_name_value(raw: core.Asn1Value) -> core.Asn1Value:
@@ -181,9 +205,12 @@ def identity_from_certificate(cert: x509.Certificate) -> CertIdentity:
     :raises IdentityError: CERT_INVALID for anything missing, duplicated or malformed.
     """
     try:
+        san_count = _san_extension_count(cert)
         san = cert.subject_alt_name_value
     except Exception as e:
         raise IdentityError("subjectAltName does not parse") from e
+    if san_count > 1:
+        raise IdentityError("subjectAltName appears more than once: ambiguous identity")
     if san is None:
         raise IdentityError("certificate has no subjectAltName")
     known: dict[str, str] = {}
@@ -215,11 +242,14 @@ def identity_from_certificate(cert: x509.Certificate) -> CertIdentity:
     born, era = parse_birth_date(known[OID_SAN_BIRTH_DATE])
     name_sub = known.get(OID_SAN_NAME_SUBSTITUTE)
     addr_sub = known.get(OID_SAN_ADDRESS_SUBSTITUTE)
+    name = _check_text(known[OID_SAN_NAME], "name")
+    address = _check_text(known[OID_SAN_ADDRESS], "address")
     return CertIdentity(
-        name=_check_text(known[OID_SAN_NAME], "name"),
-        name_substitute=_check_flags(name_sub, "name") if name_sub is not None else None,
-        address=_check_text(known[OID_SAN_ADDRESS], "address"),
-        address_substitute=_check_flags(addr_sub, "address") if addr_sub is not None else None,
+        name=name,
+        name_substitute=_check_flags(name_sub, name, "name") if name_sub is not None else None,
+        address=address,
+        address_substitute=(_check_flags(addr_sub, address, "address")
+                            if addr_sub is not None else None),
         birth_date=born,
         birth_era=era,
         sex=parse_sex(known[OID_SAN_SEX]),

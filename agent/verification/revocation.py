@@ -5,22 +5,36 @@ certificate's issuer did not list it, or an OCSP responder authorised by that is
 good. A CRL past its nextUpdate (or not yet current) at ``at`` is *stale*: we refuse with
 REVOCATION_UNAVAILABLE rather than silently degrading to ``chain``, because an operator who
 configured revocation expects it to happen. Without a configured source the result is
-``chain`` and says so. Network access sits behind the small ``Fetcher`` protocol so tests
-pass a local fake; the default uses urllib with a timeout and a size cap.
+``chain`` and says so.
+
+Which CRL belongs to which CA (RFC 5280 §6.3.3): the CRL's issuer must be the certificate's
+issuer under the name matching of RFC 5280 §7.1 (asn1crypto's ``Name`` equality: case,
+insignificant spaces and NFKC folded, so ``jpki-test`` is ``JPKI-TEST``) *and* the CRL must
+verify with that issuer's key. A configured CRL that cannot be attributed that way fails
+closed (REVOCATION_UNAVAILABLE). The one exception is a CRL provably from *another* CA we
+also trust (its name is that anchor's and its signature verifies with that anchor's key),
+for example the sign CA's CRL during the auth flow: it says nothing about this certificate,
+so the result stays ``chain`` and says so. Deployments that run a flow whose CA is not in
+the store must therefore configure that CA's CRL, or none.
+
+Network access sits behind the small ``Fetcher`` protocol so tests pass a local fake; the
+default uses urllib with a timeout and a size cap.
 """
 
 from __future__ import annotations
 
 import logging
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from asn1crypto import x509 as ax509
 from cryptography import x509 as cx509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
@@ -63,7 +77,39 @@ def urllib_fetcher(url: str, *, body: bytes | None = None,
 
 
 class RevocationNotApplicable(Exception):
-    """The configured source is for another issuer (e.g. a sign-CA CRL and an auth cert)."""
+    """The configured CRL is provably another trusted CA's (e.g. the sign CA's, auth cert)."""
+
+
+# CRL entry extensions we understand (RFC 5280 §5.3). certificateIssuer is known but only
+# meaningful in indirect CRLs, which _check_crl_scope already refuses.
+_KNOWN_ENTRY_EXTENSIONS = frozenset({
+    cx509.oid.CRLEntryExtensionOID.CRL_REASON,
+    cx509.oid.CRLEntryExtensionOID.INVALIDITY_DATE,
+})
+
+
+def names_match(a: cx509.Name, b: cx509.Name) -> bool:
+    """RFC 5280 §7.1 name matching (RFC 4518 preparation), via asn1crypto's ``Name``."""
+    return bool(ax509.Name.load(a.public_bytes()) == ax509.Name.load(b.public_bytes()))
+
+
+def _general_names_match(a: cx509.GeneralName, b: cx509.GeneralName) -> bool:
+    """Distribution point names: directory names per §7.1, URIs with scheme and host
+    compared case-insensitively (RFC 5280 §7.4, RFC 3986 §6.2.2.1), anything else exactly."""
+    if isinstance(a, cx509.DirectoryName) and isinstance(b, cx509.DirectoryName):
+        return names_match(a.value, b.value)
+    if isinstance(a, cx509.UniformResourceIdentifier) and isinstance(
+            b, cx509.UniformResourceIdentifier):
+        return _uri_key(a.value) == _uri_key(b.value)
+    return a == b
+
+
+def _uri_key(uri: str) -> tuple[str, str]:
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return ("", uri)
+    authority, slash, path = rest.partition("/")
+    return (scheme.lower() + "://" + authority.lower(), slash + path)
 
 
 class RevocationKind(StrEnum):
@@ -133,38 +179,70 @@ def _check_crl_scope(crl: cx509.CertificateRevocationList, cert: cx509.Certifica
     except cx509.ExtensionNotFound as e:
         raise RevocationUnavailableError("CRL is for a distribution point the certificate "
                                          "does not name") from e
-    wanted = set(idp.full_name or [])
+    except cx509.DuplicateExtension as e:
+        raise RevocationUnavailableError("certificate has a duplicated extension") from e
+    wanted = list(idp.full_name or [])
     for point in cdps:
-        if wanted and wanted.intersection(point.full_name or []):
+        if any(_general_names_match(w, g) for w in wanted for g in point.full_name or []):
             return
-        if idp.relative_name is not None and point.relative_name == idp.relative_name:
+        if (idp.relative_name is not None and point.relative_name is not None
+                and names_match(cx509.Name([idp.relative_name]),
+                                cx509.Name([point.relative_name]))):
             return
     raise RevocationUnavailableError("CRL is for another distribution point")
 
 
+def _check_crl_entries(crl: cx509.CertificateRevocationList) -> None:
+    """Refuse the whole CRL when an entry carries a critical extension we do not understand:
+    RFC 5280 §5.3 forbids using such a CRL to decide the status of any certificate."""
+    for entry in crl:
+        for ext in entry.extensions:
+            if ext.critical and ext.oid not in _KNOWN_ENTRY_EXTENSIONS:
+                raise RevocationUnavailableError(
+                    "CRL entry has an unknown critical extension: CRL not usable")
+
+
+def _signed_by(crl: cx509.CertificateRevocationList, issuer: cx509.Certificate) -> bool:
+    try:
+        return bool(crl.is_signature_valid(issuer.public_key()))  # type: ignore[arg-type]
+    except (TypeError, ValueError, UnsupportedAlgorithm):
+        return False
+
+
 def check_crl(crl_der: bytes, cert: cx509.Certificate, issuer: cx509.Certificate,
-              at: datetime) -> None:
+              at: datetime, other_issuers: Iterable[cx509.Certificate] = ()) -> None:
     """Check ``cert`` against ``crl_der`` at ``at``.
 
     :raises CertificateRejectedError: REVOKED when listed (revocation date ≤ at).
-    :raises RevocationUnavailableError: bad/unsigned/stale CRL, or same DN but another key.
-    :raises RevocationNotApplicable: the CRL names another issuer.
+    :raises RevocationUnavailableError: bad/unattributable/unusable/stale CRL.
+    :raises RevocationNotApplicable: the CRL is provably one of ``other_issuers``'.
     """
     try:
         crl = (cx509.load_pem_x509_crl(crl_der) if crl_der.lstrip().startswith(b"-----")
                else cx509.load_der_x509_crl(crl_der))
     except ValueError as e:
         raise RevocationUnavailableError("CRL does not parse") from e
-    if crl.issuer != issuer.subject:
-        # Another CA's CRL (same-DN generations are caught by the signature check below).
-        raise RevocationNotApplicable("CRL is from another issuer")
     try:
-        ok = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
+        _check_crl(crl, cert, issuer, at, other_issuers)
+    except (ValueError, TypeError, UnsupportedAlgorithm, cx509.DuplicateExtension) as e:
+        # Lazily parsed parts of a hostile CRL (extensions, entries) fail only when read.
+        raise RevocationUnavailableError("CRL content is not processable") from e
+
+
+def _check_crl(crl: cx509.CertificateRevocationList, cert: cx509.Certificate,
+               issuer: cx509.Certificate, at: datetime,
+               other_issuers: Iterable[cx509.Certificate]) -> None:
+    if not names_match(crl.issuer, issuer.subject):
+        if any(names_match(crl.issuer, o.subject) and _signed_by(crl, o)
+               for o in other_issuers):
+            raise RevocationNotApplicable("CRL is another trusted CA's")
+        raise RevocationUnavailableError("CRL cannot be attributed to the certificate's issuer")
+    if isinstance(crl.signature_hash_algorithm, hashes.SHA1):
+        raise RevocationUnavailableError("CRL is signed with SHA-1, which is not accepted")
+    if not _signed_by(crl, issuer):
         raise RevocationUnavailableError("CRL signature does not verify with the issuer key")
     _check_crl_scope(crl, cert)
+    _check_crl_entries(crl)
     at_utc = at.astimezone(tz=crl.last_update_utc.tzinfo)
     next_update = crl.next_update_utc
     if at_utc < crl.last_update_utc:
@@ -220,10 +298,15 @@ def check_ocsp(url: str, cert: cx509.Certificate, issuer: cx509.Certificate, at:
 
 
 def check_revocation(source: RevocationSource, cert_der: bytes, issuer_der: bytes,
-                     at: datetime, fetcher: Fetcher = urllib_fetcher) -> None:
-    """Run one revocation check; returns only when the certificate is known good at ``at``."""
+                     at: datetime, fetcher: Fetcher = urllib_fetcher,
+                     other_issuers: Iterable[bytes] = ()) -> None:
+    """Run one revocation check; returns only when the certificate is known good at ``at``.
+
+    ``other_issuers`` are the other trusted CAs (DER): a CRL provably theirs is not applicable.
+    """
     cert = cx509.load_der_x509_certificate(cert_der)
     issuer = cx509.load_der_x509_certificate(issuer_der)
+    others = [cx509.load_der_x509_certificate(d) for d in other_issuers if d != issuer_der]
     if source.kind is RevocationKind.CRL_FILE:
         try:
             with open(source.location, "rb") as f:
@@ -232,9 +315,9 @@ def check_revocation(source: RevocationSource, cert_der: bytes, issuer_der: byte
             raise RevocationUnavailableError("CRL file unreadable") from e
         if len(data) > MAX_REVOCATION_BYTES:
             raise RevocationUnavailableError("CRL file too large")
-        check_crl(data, cert, issuer, at)
+        check_crl(data, cert, issuer, at, others)
     elif source.kind is RevocationKind.CRL_URL:
-        check_crl(fetcher(source.location), cert, issuer, at)
+        check_crl(fetcher(source.location), cert, issuer, at, others)
     else:
         check_ocsp(source.location, cert, issuer, at, fetcher)
     logger.info("revocation checked (%s): good", source.kind)

@@ -49,11 +49,10 @@ class PinnedRoot:
     purpose: Purpose
     generation: str
     fingerprint: str | None  # SHA-256 of the DER, upper-case hex; None = not known to us
+    # Documentation only: the pinned certificate's own notAfter (equal, tested) is what
+    # verify checks at the verification time, for every anchor alike.
     not_after: datetime
     source: str
-
-    def expired_at(self, at: datetime) -> bool:
-        return at > self.not_after
 
 
 def _utc(y: int, mo: int, d: int, h: int = 14, mi: int = 59, s: int = 59) -> datetime:
@@ -197,7 +196,8 @@ class TrustStore:
         """Build a store.
 
         ``test_dir`` (test mode only) is the emulator's ``export_trust`` directory;
-        ``extra_roots`` are operator-chosen roots (marked test_trust); ``ca_files`` are CA
+        ``extra_roots`` are operator-chosen roots (marked test_trust, and refused unless
+        self-issued: subject equals issuer per RFC 5280 §7.1); ``ca_files`` are CA
         certificates (e.g. J-LIS ``signca03.cer``) accepted only if pinned.
         """
         mode = TrustMode(mode)
@@ -213,6 +213,11 @@ class TrustStore:
                     anchors.append(TrustAnchor(der, "test", purpose, True))
         for root_file in extra_roots:
             for der in load_certificates(_read_file(Path(root_file))):
+                if not x509.Certificate.load(der).self_issued:
+                    # An intermediate as anchor would silently skip the checks on its own
+                    # issuer; an operator who means it must pass the root instead.
+                    raise CertificateRejectedError(
+                        RejectReason.UNTRUSTED_ROOT, "--trust-root is not self-issued")
                 anchors.append(TrustAnchor(der, "operator", None, True))
         store = cls(mode, tuple(anchors), tdir,
                     frozenset(fingerprint(a.der) for a in anchors))

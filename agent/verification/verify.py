@@ -8,6 +8,19 @@ is what the J-LIS roots need (all generations share one DN, reference §11.2). A
 add the checks whose failure must have its own stable code: strict DER, unknown critical
 extensions, EE policy OIDs (reference §11.1), anchor basicConstraints, and revocation from
 ``agent.verification.revocation``. This module never reads the clock.
+
+Strictness beyond the validator (RFC 5280 MUSTs the validator lets through): an extension
+may appear once (§4.2; two subjectAltNames would be two identities), tbsCertificate's
+signature algorithm equals the outer one (§4.1.1.2), extensions only in v3 (§4.1.2.1), the
+serial is positive (§4.1.2.2), no validity tolerance (the validator's default is 1 s), and the
+trust anchor's own validity is checked at ``at`` (openssl does the same; RFC 5280 §6.1 leaves
+it to the relying party, and a root past its notAfter is one J-LIS no longer stands behind).
+The issuer among same-DN anchors is chosen here, by the key that verifies the signature, and
+only that anchor is handed to the validator: a signature algorithm that does not fit an
+anchor's key (ECDSA under RSA, RSA under Ed25519) then never reaches the validator, which
+raised AssertionError/UnboundLocalError on such pairs instead of trying the next anchor.
+The end-entity key is a possession key (challenge signatures): RSA below 2048 bits or a
+curve below 256 bits is refused.
 """
 
 from __future__ import annotations
@@ -16,14 +29,14 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asn1crypto import x509
 from cryptography import x509 as cx509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.policy_decl import PKIXValidationParams
@@ -43,6 +56,8 @@ from card.ids import OID_POLICY_AUTH, OID_POLICY_SIGN, OID_POLICY_SIGN_TEST
 logger = logging.getLogger(__name__)
 
 MAX_CERT_BYTES = 16 * 1024
+MIN_RSA_BITS = 2048
+MIN_EC_BITS = 256
 
 # Reference §11.1: production policy OIDs, and the JPKI-TEST form accepted only under test trust.
 # The test form of the auth policy is not documented; by analogy with sign (…1.1.20 → …1.0.20)
@@ -118,11 +133,119 @@ def parse_certificate(der: bytes) -> x509.Certificate:
         cert = x509.Certificate.load(der, strict=True)
         cert.native  # noqa: B018 - parse every field now so errors surface here
         cert.critical_extensions  # noqa: B018
-        cx509.load_der_x509_certificate(der)  # second, independent parser must agree
     except Exception as e:  # asn1crypto raises many types on garbage; all mean malformed
         raise CertificateRejectedError(RejectReason.MALFORMED, "certificate DER is malformed") \
             from e
+    _check_structure(cert)
+    try:
+        cx509.load_der_x509_certificate(der)  # second, independent parser must agree
+    except Exception as e:
+        raise CertificateRejectedError(RejectReason.MALFORMED, "certificate DER is malformed") \
+            from e
     return cert
+
+
+def _check_structure(cert: x509.Certificate) -> None:
+    """RFC 5280 MUSTs that parsers and the validator let through."""
+    tbs = cert["tbs_certificate"]
+    oids = [ext["extn_id"].dotted for ext in tbs["extensions"]]
+    if len(oids) != len(set(oids)):
+        raise CertificateRejectedError(RejectReason.DUPLICATE_EXTENSION,
+                                       "an extension appears more than once (RFC 5280 §4.2)")
+    if oids and tbs["version"].native != "v3":
+        raise CertificateRejectedError(RejectReason.MALFORMED,
+                                       "extensions in a v1/v2 certificate (RFC 5280 §4.1.2.1)")
+    if tbs["signature"].dump() != cert["signature_algorithm"].dump():
+        raise CertificateRejectedError(
+            RejectReason.ALGORITHM,
+            "tbsCertificate.signature differs from signatureAlgorithm (RFC 5280 §4.1.1.2)")
+    if tbs["serial_number"].native <= 0:
+        raise CertificateRejectedError(RejectReason.MALFORMED,
+                                       "serial number is not positive (RFC 5280 §4.1.2.2)")
+
+
+def _check_key_size(der: bytes) -> None:
+    _check_key_size_of(public_key_of(der))
+
+
+def _check_key_size_of(key: object) -> None:
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        raise CertificateRejectedError(RejectReason.WEAK_KEY,
+                                       f"RSA key below {MIN_RSA_BITS} bits")
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < MIN_EC_BITS:
+        raise CertificateRejectedError(RejectReason.WEAK_KEY,
+                                       f"elliptic curve below {MIN_EC_BITS} bits")
+
+
+def _signature_verifies(cert: cx509.Certificate, issuer_key: object) -> bool | None:
+    """True when ``issuer_key`` verifies ``cert``'s signature with the algorithm the
+    certificate names, False when it does not, None when the algorithm does not fit the key."""
+    try:
+        params = cert.signature_algorithm_parameters
+        signature, tbs = cert.signature, cert.tbs_certificate_bytes
+        if isinstance(issuer_key, rsa.RSAPublicKey):
+            hash_alg = cert.signature_hash_algorithm
+            if not isinstance(params, (padding.PKCS1v15, padding.PSS)) or hash_alg is None:
+                return None
+            issuer_key.verify(signature, tbs, params, hash_alg)
+        elif isinstance(issuer_key, ec.EllipticCurvePublicKey):
+            if not isinstance(params, ec.ECDSA):
+                return None
+            issuer_key.verify(signature, tbs, params)
+        elif isinstance(issuer_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            expected = (cx509.SignatureAlgorithmOID.ED25519
+                        if isinstance(issuer_key, ed25519.Ed25519PublicKey)
+                        else cx509.SignatureAlgorithmOID.ED448)
+            if cert.signature_algorithm_oid != expected:
+                return None
+            issuer_key.verify(signature, tbs)
+        else:
+            return None
+    except UnsupportedAlgorithm:
+        return None
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _issuing_anchor(cert: x509.Certificate, der: bytes,
+                    anchors: list[TrustAnchor]) -> TrustAnchor:
+    """The anchor that issued ``cert``: name per RFC 5280 §7.1, then the key that verifies.
+
+    Every same-DN anchor is tried (J-LIS root generations share one DN and may differ in
+    algorithm), whether or not the certificate carries an authorityKeyIdentifier.
+    """
+    named = [a for a in anchors if a.certificate.subject == cert.issuer]
+    if not named:
+        raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT, "no path to a trusted root")
+    try:
+        crypto_cert = cx509.load_der_x509_certificate(der)
+    except ValueError as e:
+        raise CertificateRejectedError(RejectReason.MALFORMED,
+                                       "certificate DER is malformed") from e
+    outcomes: list[bool | None] = []
+    for a in named:
+        try:
+            key = cx509.load_der_x509_certificate(a.der).public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            continue
+        outcome = _signature_verifies(crypto_cert, key)
+        if outcome:
+            return a
+        outcomes.append(outcome)
+    if outcomes and all(o is None for o in outcomes):
+        raise CertificateRejectedError(
+            RejectReason.ALGORITHM, "signature algorithm does not fit the issuer's key")
+    raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT,
+                                   "no trusted root's key verifies the certificate signature")
+
+
+def _check_anchor_validity(anchor: TrustAnchor, at: datetime) -> None:
+    validity = anchor.certificate["tbs_certificate"]["validity"]
+    if at < validity["not_before"].native:
+        raise CertificateRejectedError(RejectReason.NOT_YET_VALID, "trust anchor not yet valid")
+    if at > validity["not_after"].native:
+        raise CertificateRejectedError(RejectReason.EXPIRED, "trust anchor expired")
 
 
 def _policy_oids(cert: x509.Certificate) -> set[str]:
@@ -130,6 +253,18 @@ def _policy_oids(cert: x509.Certificate) -> set[str]:
     if value is None:
         return set()
     return {p["policy_identifier"].dotted for p in value}
+
+
+def purpose_of(cert: x509.Certificate) -> Purpose:
+    """The purpose a certificate is meant for: by its JPKI policy OID (reference §11.1), so a
+    sign certificate that lacks nonRepudiation still validates as sign and is refused for
+    key usage; by keyUsage only when no JPKI policy is present."""
+    oids = _policy_oids(cert)
+    for purpose, (production, test_only) in POLICIES.items():
+        if oids & (production | test_only):
+            return purpose
+    ku = cert.key_usage_value
+    return Purpose.SIGN if ku is not None and "non_repudiation" in ku.native else Purpose.AUTH
 
 
 def _aware(at: datetime) -> datetime:
@@ -177,9 +312,13 @@ def validate_certificate(
         if abc is None or not abc["ca"].native:
             raise CertificateRejectedError(RejectReason.BASIC_CONSTRAINTS,
                                            "trust anchor is not a CA")
+    _check_key_size(der)
+    chosen = _issuing_anchor(cert, der, anchors)
+    _check_anchor_validity(chosen, at)
     context = ValidationContext(
-        trust_roots=[a.certificate for a in anchors],
+        trust_roots=[chosen.certificate],
         moment=at,
+        time_tolerance=timedelta(0),  # RFC 5280 §4.1.2.5: validity is inclusive, no slack
         allow_fetching=False,
         revocation_mode="soft-fail",  # revocation is ours (revocation.py), checked below
     )
@@ -212,6 +351,13 @@ def validate_certificate(
     except (ValueError, TypeError, KeyError) as e:
         raise CertificateRejectedError(RejectReason.MALFORMED, "certificate not processable") \
             from e
+    except Exception as e:
+        # The validator's own bugs on hostile input (AssertionError, UnboundLocalError, ...)
+        # must still end as a typed rejection: a card must not be able to cause INTERNAL.
+        logger.warning("path validator failed on this certificate: %s", type(e).__name__)
+        raise CertificateRejectedError(RejectReason.INVALID,
+                                       "path validation could not process the certificate") \
+            from e
     # Policy after the path, so an untrusted certificate reports the trust failure first;
     # certvalidator already processed policies with initial_explicit_policy (RFC 5280 §6.1).
     if not (_policy_oids(cert) & accepted):
@@ -223,10 +369,11 @@ def validate_certificate(
     checked = False
     if revocation is not None:
         try:
-            check_revocation(revocation, der, anchor.der, at, fetcher)
+            check_revocation(revocation, der, anchor.der, at, fetcher,
+                             other_issuers=[a.der for a in store.anchors])
             checked = True
         except RevocationNotApplicable:
-            logger.info("revocation source is for another issuer: chain only")
+            logger.info("revocation source is another trusted CA's: chain only")
     logger.info("certificate path valid (generation %s, revocation %s)",
                 anchor.generation, "checked" if checked else "not checked")
     return ValidatedCertificate(der, anchor, checked, at)
@@ -237,10 +384,16 @@ def verify_challenge_signature(public_key: object, challenge: bytes, signature: 
 
     RSA: PKCS#1 v1.5 over the SHA-256 DigestInfo (reference §7.4, §9.4). ECDSA (next-
     generation cards, reference §12): the hash is chosen by the curve size (P-384 → SHA-384)
-    and the signature is DER (r, s). No key or signature size is assumed.
+    and the signature is DER (r, s). Keys below the possession minimum (RSA 2048 bits, curves
+    256 bits) prove nothing even when the signature verifies: the 券面 AP keys arrive as bare
+    TLVs, with no certificate check in front of this one.
 
     :raises PossessionError: POSSESSION_FAILED.
     """
+    try:
+        _check_key_size_of(public_key)
+    except CertificateRejectedError as e:
+        raise PossessionError(f"card key too small: {e}") from e
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())

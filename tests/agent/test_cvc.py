@@ -9,7 +9,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_verify_pki import rsa_key
 
 from agent.verification.cvc import (
     Cvc,
@@ -21,6 +20,7 @@ from agent.verification.cvc import (
     verify_integrity_record,
 )
 from agent.verification.errors import ErrorCode, RecordError
+from tests.support.pki import rsa_key
 
 
 def tlv(tag: int, value: bytes) -> bytes:

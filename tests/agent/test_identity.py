@@ -9,10 +9,10 @@ from asn1crypto import x509
 from cryptography import x509 as cx509
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_verify_pki import SAN_DEFAULT, make_ee, make_root, utf8_der
 
 from agent.verification.errors import ErrorCode, IdentityError
 from agent.verification.identity import identity_from_certificate, parse_birth_date
+from tests.support.pki import SAN_DEFAULT, make_ee, make_root, two_person_certificate, utf8_der
 
 ROOT = None
 
@@ -132,3 +132,39 @@ def test_garbage_birth_dates(value):
     except IdentityError:
         return
     assert len(value) == 9 and isinstance(born, date)
+
+
+@pytest.mark.parametrize("ch", ["\u202e", "\u202a", "\u2066", "\u2069", "\u200e", "\u200f",
+                                "\u061c", "\u200b", "\u200d", "\u2060", "\ufeff", "\ue000",
+                                "\U000f0000", "\u2028"],
+                         ids=["RLO", "LRE", "LRI", "PDI", "LRM", "RLM", "ALM", "ZWSP", "ZWJ",
+                              "WJ", "BOM", "private-use", "plane-15-private-use", "LS"])
+@pytest.mark.parametrize("field", [1, 5], ids=["name", "address"])
+def test_invisible_and_reordering_characters_are_refused(field, ch):
+    # "山田<RLO>太郎" would render reversed on the staff screen: one identity or none.
+    value = "山田" + ch + "太郎" if field == 1 else "東京都" + ch + "千代田区霞が関二丁目１番２号"
+    flags_oid = 2 if field == 1 else 6
+    san = dict(with_value(field, value)) | {f"1.2.392.200149.8.5.5.{flags_oid}": "0" * len(value)}
+    with pytest.raises(IdentityError):
+        ident(tuple(san.items()))
+
+
+def test_substitute_characters_still_accepted():
+    # 外字 arrive as JIS substitutes with their flag set (reference §11.1).
+    san = dict(with_value(1, "髙橋　一郎")) | {"1.2.392.200149.8.5.5.2": "10000"}
+    assert ident(tuple(san.items())).name_substitute == "10000"
+
+
+@pytest.mark.parametrize(("oid_suffix", "flags"), [(2, "0000"), (2, "000000"), (6, "0" * 16)],
+                         ids=["name-short", "name-long", "address-short"])
+def test_substitute_flags_must_cover_each_character(oid_suffix, flags):
+    with pytest.raises(IdentityError):
+        ident(with_value(oid_suffix, flags))
+
+
+def test_two_subject_alt_names_are_no_identity():
+    # The parser alone (before any path validation) must not pick one of two people.
+    global ROOT
+    ROOT = ROOT or make_root()
+    with pytest.raises(IdentityError):
+        identity_from_certificate(x509.Certificate.load(two_person_certificate(ROOT)))

@@ -8,16 +8,6 @@ import pytest
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
-from test_verify_pki import (
-    AT,
-    POLICY_AUTH,
-    POLICY_SIGN,
-    ec_key,
-    make_crl,
-    make_ee,
-    make_root,
-    rsa_key,
-)
 
 from agent.verification.errors import (
     CertificateRejectedError,
@@ -32,6 +22,16 @@ from agent.verification.verify import (
     public_key_of,
     validate_certificate,
     verify_challenge_signature,
+)
+from tests.support.pki import (
+    AT,
+    POLICY_AUTH,
+    POLICY_SIGN,
+    ec_key,
+    make_crl,
+    make_ee,
+    make_root,
+    rsa_key,
 )
 
 

@@ -11,6 +11,7 @@ from card.apps.jpki import CertificateKind, JpkiApp, PinKind
 from card.channel import ApduChannel
 from card.emulator import PERSONAS, VirtualMynaCard, export_trust
 from card.transports.emulated import EmulatedReader
+from tests.support.pki import SAN_DEFAULT, make_ee, make_root
 
 AT = "2026-11-26T00:00:00Z"
 
@@ -136,3 +137,37 @@ def test_number_needs_enable(capsys, monkeypatch):
                  "emulator:yamada-taro"]) == 0
     out = capsys.readouterr().out
     assert PERSONAS["yamada-taro"].identity.my_number not in out  # masked on screen
+
+
+def _pki_files(tmp_path, **ee_kw):
+    root = make_root()
+    (tmp_path / "root.pem").write_bytes(root.pem)
+    (tmp_path / "ee.der").write_bytes(make_ee(root, **ee_kw))
+    return tmp_path / "ee.der", tmp_path / "root.pem"
+
+
+def test_unknown_san_values_cannot_drive_the_terminal(tmp_path, capsys):
+    hostile = "\x1b]0;owned\x07\x1b[31mred\u202etxt"
+    san = (*SAN_DEFAULT, ("1.2.392.200149.8.5.5.99", hostile))
+    ee, root = _pki_files(tmp_path, san=san)
+    rc = main(["verify-cert", str(ee), "--trust-root", str(root), "--at", AT])
+    out = capsys.readouterr().out
+    assert rc == 0 and "1.2.392.200149.8.5.5.99=" in out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\u001b]0;owned" in out
+    rc, v = verify_cert(capsys, ee, "--trust-root", root)  # JSON keeps the value as found
+    assert v["identity"]["extra"]["1.2.392.200149.8.5.5.99"] == hostile
+
+
+def test_auto_purpose_sign_certificate_without_non_repudiation_is_key_usage(tmp_path, capsys):
+    ee, root = _pki_files(tmp_path, key_usage=(True, False))
+    rc, v = verify_cert(capsys, ee, "--trust-root", root)
+    assert rc == 1 and v["flow"] == "sign"
+    assert (v["error"]["code"], v["error"]["reason"]) == ("CERT_INVALID", "key_usage")
+
+
+def test_trust_root_must_be_self_issued(files, capsys):
+    rc, v = verify_cert(capsys, files["sign"], "--trust-root", files["sign"])
+    assert rc == 1 and (v["error"]["code"], v["error"]["reason"]) == ("CERT_UNTRUSTED",
+                                                                      "untrusted_root")
+    assert "self-issued" in v["error"]["message"]

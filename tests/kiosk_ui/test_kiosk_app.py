@@ -315,6 +315,20 @@ def test_view_masks_my_number() -> None:
     assert "98320567" not in json.dumps(view(snap))
 
 
+def test_view_shows_an_unknown_sex_code_raw() -> None:
+    sex = {"code": "7", "label_ja": None, "label_en": None}
+    snap = Snapshot.from_json(
+        {
+            "seq": 3,
+            "state": "result",
+            "flow": "sign",
+            "verdict": {"ok": True, "flow": "sign", "assurance": ["chain"],
+                        "identity": {"name": "x", "sex": sex}},
+        }
+    )
+    assert view(snap)["result"]["identity"]["sex"] == {"label_ja": "7", "label_en": "7"}
+
+
 def test_catalogs_cover_every_error_code_in_both_languages() -> None:
     codes = [
         "PIN_INVALID",

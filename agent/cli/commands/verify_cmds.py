@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import tempfile
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ EXIT_REJECTED = 1
 EXIT_USAGE = 2
 MAX_PIN_FILE = 256
 MAX_CERT_FILE = 64 * 1024
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +59,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", choices=["test", "jlis"], default=None,
                    help="trust mode (default jlis; test for emulator readers)")
     p.add_argument("--trust-root", action="append", default=[], type=Path, metavar="PEM",
-                   help="operator-chosen root (marks results test_trust)")
+                   help="operator-chosen root; must be self-issued (marks results test_trust)")
     p.add_argument("--trust-dir", type=Path, metavar="DIR",
                    help="directory written by `myna emulator --export-trust` (test trust)")
     p.add_argument("--crl", type=Path, metavar="FILE", help="CRL (DER or PEM) to check against")
@@ -95,6 +97,17 @@ def _emulator_trust(tmp: Path) -> Path:
     return tmp
 
 
+def _printable(value: object) -> str:
+    """``value`` as text safe for a terminal: controls (ESC sequences would retitle and
+    recolour it), bidi and zero-width format characters, private-use characters and
+    separators appear as ``\\uXXXX`` escapes. Card-supplied text (``extra`` SAN values, the
+    identity) goes through here before any human output; ``--json`` escapes on its own."""
+    text = str(value)
+    return "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in _UNPRINTABLE or ch == "\\" else ch
+        for ch in text)
+
+
 def _print(verdict: dict[str, Any], as_json: bool) -> None:
     if as_json:
         json.dump(verdict, sys.stdout, ensure_ascii=False, indent=2)
@@ -125,7 +138,7 @@ def _print(verdict: dict[str, Any], as_json: bool) -> None:
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         elif isinstance(value, dict):
             value = value.get("label_en") or value.get("name_en") or value.get("code")
-        out.write(f"  {key}: {value}\n")
+        out.write(f"  {key}: {_printable(value)}\n")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -181,7 +194,7 @@ def cmd_verify_cert(args: argparse.Namespace) -> int:
     from agent.verification.identity import identity_from_certificate
     from agent.verification.revocation import RevocationSource
     from agent.verification.trust import Purpose, TrustStore, load_certificates
-    from agent.verification.verify import parse_certificate, validate_certificate
+    from agent.verification.verify import parse_certificate, purpose_of, validate_certificate
 
     at = _parse_at(args.at)
     mode = args.trust or "jlis"
@@ -199,9 +212,7 @@ def cmd_verify_cert(args: argparse.Namespace) -> int:
         der = load_certificates(data, limit=1)[0]
         cert = parse_certificate(der)
         if purpose_name == "auto":
-            ku = cert.key_usage_value
-            purpose_name = ("sign" if ku is not None and "non_repudiation" in ku.native
-                            else "auth")
+            purpose_name = str(purpose_of(cert))
         verdict["flow"] = purpose_name
         purpose = Purpose(purpose_name)
         store = TrustStore.build(mode, test_dir=args.trust_dir, extra_roots=args.trust_root,
