@@ -14,7 +14,10 @@ from agent.service.agent_service import AgentService, CardFlowBackend
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, SessionDriver
 from tests.support.configs import service_config
+from tests.support.pcscd import VpcdSlot
 from tests.support.records import Receiver, TestPki, init_key, make_pki, records_sections
+
+VPCD_READER = "Virtual PCD 00 00"
 
 
 @pytest.fixture(scope="session")
@@ -37,14 +40,25 @@ def receiver(tmp_path: Path, pki: TestPki, state_dir: Path) -> Iterator[Receiver
 
 
 class InProcessAgent:
+    """The agent service with records on, over the demo reader or (``vpcd_port``) a vpcd slot
+    of the private pcscd."""
+
     def __init__(self, tmp: Path, trust_dir: Path, sections: dict[str, Any],
-                 max_page_count: int | None = None) -> None:
+                 max_page_count: int | None = None, vpcd_port: int | None = None) -> None:
+        if vpcd_port is not None:
+            sections = {**sections, "reader": {"locator": f"pcsc:{VPCD_READER}",
+                                               "poll_interval_s": 0.1}}
         self.config = service_config(tmp, trust_dir, **sections)
-        self.reader = EmulatedReader("Myna demo reader")
         self.keeper = RecordKeeper(self.config, max_page_count=max_page_count)
-        self.svc = AgentService(self.config, demo_reader=self.reader, records=self.keeper,
-                                backend=CardFlowBackend(self.config, at=lambda: AT,
-                                                        records=self.keeper))
+        backend = CardFlowBackend(self.config, at=lambda: AT, records=self.keeper)
+        self.reader: Any
+        if vpcd_port is None:
+            self.reader = EmulatedReader("Myna demo reader")
+            self.svc = AgentService(self.config, demo_reader=self.reader, records=self.keeper,
+                                    backend=backend)
+        else:
+            self.reader = VpcdSlot(vpcd_port)
+            self.svc = AgentService(self.config, records=self.keeper, backend=backend)
         self.svc.start()
         self.driver = SessionDriver(self.svc)
 
@@ -66,9 +80,9 @@ def agent_factory(tmp_path: Path, trust_dir: Path, state_dir: Path,
     made: list[InProcessAgent] = []
 
     def make(url: str, *, max_page_count: int | None = None, ca_file: Path | None = None,
-             **records: Any) -> InProcessAgent:
+             vpcd_port: int | None = None, **records: Any) -> InProcessAgent:
         sections = records_sections(state_dir, url, ca_file or pki.ca_file, **records)
-        agent = InProcessAgent(tmp_path, trust_dir, sections, max_page_count)
+        agent = InProcessAgent(tmp_path, trust_dir, sections, max_page_count, vpcd_port)
         made.append(agent)
         return agent
 

@@ -82,6 +82,8 @@ def main() -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             mode = mode_file.read_text().strip() if mode_file.exists() else "ok"
             if mode == "hang":
+                with lock, open(args.log + ".hung", "a", encoding="utf-8") as f:
+                    f.write((self.headers.get("Idempotency-Key") or "") + "\n")
                 time.sleep(3600)
                 return
             if mode == "close":

@@ -117,6 +117,10 @@ class Receiver:
             return []
         return [json.loads(line) for line in self.log.read_text().splitlines() if line]
 
+    def hung(self) -> list[str]:
+        path = self.log.with_name(self.log.name + ".hung")
+        return path.read_text().split() if path.exists() else []
+
     def ids(self) -> list[str]:
         return [r.get("record_id") for r in self.received()]
 
