@@ -148,18 +148,25 @@ def config_mapping(tmp: Path, trust_dir: Path, sections: dict[str, Any]) -> dict
 
 
 class AgentProcess:
-    """The agent (``records_agent``) as a process the test can SIGKILL and start again."""
+    """The agent (``records_agent``) as a process the test can SIGKILL and start again; its
+    log goes to ``log_file`` and its temporary files to ``tmp_dir`` (the privacy scan reads
+    both)."""
 
-    def __init__(self, config_file: Path) -> None:
+    def __init__(self, config_file: Path, log_file: Path, tmp_dir: Path) -> None:
         self.config_file = config_file
+        self.log_file = log_file
+        self.tmp_dir = tmp_dir
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.token = ""
 
     def start(self) -> AgentProcess:
-        self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "tests.support.records_agent", str(self.config_file)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "a", encoding="utf-8") as log:
+            self.proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "tests.support.records_agent", str(self.config_file)],
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+                env={**os.environ, "TMPDIR": str(self.tmp_dir)})
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         assert line.startswith("READY "), line
@@ -181,3 +188,33 @@ class AgentProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
         self.kill()
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        import http.client
+
+        host, port = self.url.removeprefix("http://").rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+        conn.close()
+        return json.loads(raw) if raw else None
+
+    def tap(self, persona: str, flow: str, credential: str) -> dict[str, Any]:
+        """One tap over the API (demo insert, credential, remove); the final snapshot."""
+        state = lambda: self.call("GET", "/v1/state")  # noqa: E731
+        wait_for(lambda: state()["state"] == "idle", what="idle")
+        self.call("POST", "/v1/flow", {"flow": flow})
+        self.call("POST", "/v1/demo/insert", {"persona": persona})
+        snap = wait_for(lambda: (s := state())["state"] in ("awaiting_credential", "error")
+                        and s, what="credential prompt")
+        if snap["state"] == "awaiting_credential":
+            self.call("POST", "/v1/credential", {"session_id": snap["session_id"],
+                                                 "credential": credential,
+                                                 "confirm_last_try": False})
+            snap = wait_for(lambda: (s := state())["state"] in ("result", "error") and s,
+                            what="verdict")
+        self.call("POST", "/v1/demo/remove", {})
+        return dict(snap)

@@ -8,6 +8,7 @@ cards over the API, and the emulator's fixed test time so the test PKI validates
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
@@ -22,6 +23,8 @@ AT = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 def main() -> int:
+    # Everything at DEBUG to stderr: the privacy scan reads it.
+    logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     with open(sys.argv[1], encoding="utf-8") as f:
         config = config_from_mapping(json.load(f))
     reader = EmulatedReader("Myna demo reader")
