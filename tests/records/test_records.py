@@ -104,3 +104,19 @@ def _sealed(agent, record_id):
     db = agent.keeper.outbox._db
     return db.execute("SELECT nonce, payload FROM outbox WHERE record_id = ?",
                       (record_id,)).fetchone()
+
+
+@pytest.mark.pcsc
+@pytest.mark.emulator_only
+def test_records_through_pcscd_and_vpcd(agent_factory, receiver, pcscd):
+    from tests.records.conftest import VPCD_READER
+
+    agent = agent_factory(receiver.url, vpcd_port=pcscd.port)
+    agent.driver.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER)
+    for flow in ("sign", "face"):
+        assert agent.tap("yamada-taro", flow, credential("yamada-taro", flow))[
+            "state"] == "result"
+    got = wait_for(lambda: len(receiver.received()) >= 2 and receiver.received(),
+                   what="both records delivered")
+    assert [(r["flow"], r["evidence"], r["schema_errors"]) for r in got] == [
+        ("sign", "ok", []), ("face", "ok", [])]
