@@ -58,6 +58,7 @@ def main() -> None:
                 line["sig_ok"] = True
                 line["schema_errors"] = [e.message for e in validator.iter_errors(record)]
                 line["flow"], line["ok"] = record["flow"], record["ok"]
+                line["staff_id"] = record["staff_id"]
                 line["identity_keys"] = sorted(record["identity"] or {})
                 if record["evidence"] is not None:
                     try:
