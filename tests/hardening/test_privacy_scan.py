@@ -19,7 +19,7 @@ from card.emulator import PERSONAS, VirtualMynaCard
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, SessionDriver, credential, service_config
 from tests.support.pcscd import VpcdSlot
-from tests.support.privacy import LogCapture, forbidden_patterns
+from tests.support.privacy import LogCapture, files_under, scan
 
 TRAFFIC = 5
 VPCD_READER = "Virtual PCD 00 00"
@@ -51,27 +51,6 @@ def run_everyone(driver: SessionDriver, insert: Any, remove: Any) -> int:
         final = driver.tap(*insert(name), "auth", "9999")
         remove()
     return results
-
-
-def scan(texts: dict[str, str]) -> list[str]:
-    leaks = []
-    for p in PERSONAS.values():
-        for label, pattern in forbidden_patterns(p):
-            for where, text in texts.items():
-                m = pattern.search(text)
-                if m:
-                    near = text[max(0, m.start() - 60):m.end() + 10]
-                    leaks.append(f"{p.name} {label} in {where}: …{near}…")
-    return leaks
-
-
-def files_under(*dirs: Path) -> dict[str, str]:
-    out = {}
-    for d in dirs:
-        for f in d.rglob("*"):
-            if f.is_file():
-                out[str(f)] = f.read_bytes().decode("utf-8", "replace")
-    return out
 
 
 def _check(capture: LogCapture, results: int, tmp_path: Path, svc: AgentService) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from pathlib import Path
 from typing import Any
 
 
@@ -55,3 +56,28 @@ def forbidden_patterns(persona: Any) -> list[tuple[str, re.Pattern[str]]]:
         out.append((label, rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])"))
         out += [(label + "-hex", p) for p in _hex_forms(secret)]
     return [(label, re.compile(p)) for label, p in out]
+
+
+def scan(texts: dict[str, str]) -> list[str]:
+    """Every persona's personal data found in ``texts`` (where -> text), one line per leak."""
+    from card.emulator import PERSONAS
+
+    leaks = []
+    for p in PERSONAS.values():
+        for label, pattern in forbidden_patterns(p):
+            for where, text in texts.items():
+                m = pattern.search(text)
+                if m:
+                    near = text[max(0, m.start() - 60):m.end() + 10]
+                    leaks.append(f"{p.name} {label} in {where}: …{near}…")
+    return leaks
+
+
+def files_under(*dirs: Path) -> dict[str, str]:
+    """The text of every file under ``dirs`` (binary files decoded leniently)."""
+    out = {}
+    for d in dirs:
+        for f in d.rglob("*"):
+            if f.is_file():
+                out[str(f)] = f.read_bytes().decode("utf-8", "replace")
+    return out
