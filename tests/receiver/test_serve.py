@@ -1,0 +1,223 @@
+"""The receiver as it runs: gunicorn processes over HTTPS with a test CA, two of them on one
+PostgreSQL, killed mid-request, and PostgreSQL stopped under them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from receiver.models import Record
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_test_ca(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 (ca.pem, server.pem, server.key)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "myna test receiver CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+class ServedReceiver:
+    def __init__(self, base: Path, db_url: str, settings_file: Path, tls: tuple[Path, ...],
+                 workers: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.log = base / f"receiver-{self.port}.log"
+        cmd = [sys.executable, "-m", "agent.cli", "receiver", "serve", "--db", db_url,
+               "--config", str(settings_file), "--bind", f"127.0.0.1:{self.port}",
+               "--workers", str(workers), "--certfile", str(tls[1]), "--keyfile", str(tls[2])]
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "wb"),  # noqa: S603,SIM115
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.ca = str(tls[0])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", verify=self.ca, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("receiver exited: " + self.log.read_text(errors="replace"))
+            time.sleep(0.2)
+        raise RuntimeError("receiver did not start: " + self.log.read_text(errors="replace"))
+
+    def post(self, token: str, record_id: str, timeout: float = 30) -> httpx.Response:
+        return httpx.post(self.url + "/v1/records", content=token.encode(), verify=self.ca,
+                          timeout=timeout, headers={"Content-Type": "application/jose",
+                                                    "Idempotency-Key": record_id})
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def served(tmp_path: Path, trust_dir: Path, registered: Any) -> Iterator[Any]:
+    """A factory for gunicorn receivers over HTTPS on ``registered``'s database."""
+    tls = make_test_ca(tmp_path)
+    settings = registered.settings
+    settings_file = tmp_path / "receiver.toml"
+    settings_file.write_text(
+        f'state_dir = "{settings.state_dir}"\ntrust_mode = "test"\n'
+        f'test_dir = "{trust_dir}"\ncrl_file = "{trust_dir / "test.crl"}"\n'
+        f'cvc_issuer_keys = {json.dumps(list(settings.cvc_issuer_keys))}\n')
+    started: list[ServedReceiver] = []
+
+    def start(workers: int = 2) -> ServedReceiver:
+        rx = ServedReceiver(tmp_path, settings.database_url, settings_file, tls, workers)
+        started.append(rx)
+        return rx
+
+    yield start
+    for rx in started:
+        rx.kill(signal.SIGTERM)
+
+
+def stored_ids(rx: Any) -> list[str]:
+    with rx.sessions() as s:
+        return list(s.scalars(select(Record.record_id)))
+
+
+def test_https_ingest_health_and_metrics(served, registered, kiosk_key, make_record):
+    server = served(workers=2)
+    record = make_record()
+    res = server.post(kiosk_key.sign(record), record["record_id"])
+    assert res.status_code == 201 and res.json()["state"] == "accepted"
+    assert server.post(kiosk_key.sign(record), record["record_id"]).status_code == 200
+    text = httpx.get(server.url + "/metrics", verify=server.ca).text
+    assert 'myna_receiver_records_total{outcome="accepted"} 1.0' in text
+    assert 'myna_receiver_records_total{outcome="duplicate"} 1.0' in text
+    assert "myna_receiver_verification_seconds_bucket" in text
+    with pytest.raises(httpx.ConnectError):  # plain HTTP is not served
+        httpx.get(server.url.replace("https", "http") + "/healthz", timeout=5)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_receivers_three_senders_every_record_exactly_once(served, registered, kiosk_key,
+                                                               make_record):
+    servers = [served(workers=2), served(workers=2)]
+    records = [make_record(("yamada-taro", "foreign-resident")[i % 2], ("sign", "auth")[i % 2])
+               for i in range(24)]
+    tokens = [(r["record_id"], kiosk_key.sign(r)) for r in records]
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def sender(n: int) -> None:
+        # Each sender delivers every record it owns to BOTH receivers (forced duplicates), and
+        # every third record of its neighbour as well.
+        for i, (rid, token) in enumerate(tokens):
+            if i % 3 != n and (i + 1) % 3 != n:
+                continue
+            for server in servers:
+                res = server.post(token, rid)
+                with lock:
+                    statuses.append(res.status_code)
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert set(statuses) <= {200, 201}, statuses
+    assert statuses.count(201) == len(records)
+    ids = stored_ids(registered)
+    assert sorted(ids) == sorted(r["record_id"] for r in records)
+
+
+def test_receiver_killed_mid_request_then_retry_stores_once(served, registered, kiosk_key,
+                                                            make_record):
+    server = served(workers=1)
+    records = [make_record() for _ in range(6)]
+    results: dict[str, int] = {}
+
+    def deliver() -> None:
+        for r in records:
+            try:
+                results[r["record_id"]] = server.post(kiosk_key.sign(r), r["record_id"]).status_code
+            except httpx.HTTPError:
+                results[r["record_id"]] = -1
+
+    t = threading.Thread(target=deliver)
+    t.start()
+    time.sleep(0.3)
+    server.kill()
+    t.join(timeout=120)
+    again = served(workers=1)
+    for r in records:  # the sender retries everything it has no 2xx for, and more
+        assert again.post(kiosk_key.sign(r), r["record_id"]).status_code in (200, 201)
+    ids = stored_ids(registered)
+    assert sorted(ids) == sorted(r["record_id"] for r in records)  # none twice, none lost
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgres_down_gives_503_and_recovers_without_restart(served, registered, kiosk_key,
+                                                              make_record, pg_cluster):
+    server = served(workers=1)
+    first, second = make_record(), make_record()
+    assert server.post(kiosk_key.sign(first), first["record_id"]).status_code == 201
+    pg_cluster.stop()
+    try:
+        res = server.post(kiosk_key.sign(second), second["record_id"])
+        assert res.status_code == 503
+        assert res.headers.get("Retry-After")
+        assert httpx.get(server.url + "/healthz", verify=server.ca).status_code == 503
+    finally:
+        pg_cluster.start()
+    deadline = time.monotonic() + 30
+    while True:
+        res = server.post(kiosk_key.sign(second), second["record_id"])
+        if res.status_code == 201 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert res.status_code == 201
+    assert server.proc.poll() is None
