@@ -360,6 +360,10 @@ _ERRORS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("処理中です", "しばらくお待ちください。"),
         ("Still working on the previous card", "Please wait a moment."),
     ),
+    "RECORDS_BACKLOG": (
+        ("ただいまご利用いただけません", "係員をお呼びください。"),
+        ("This kiosk cannot check cards right now", "Please call a member of staff."),
+    ),
     "INTERNAL": (
         ("エラーが発生しました", "もう一度お試しください。続く場合は係員をお呼びください。"),
         ("Something went wrong", "Please try again. If it continues, call a member of staff."),

@@ -137,7 +137,33 @@ def check_nfc(config: AgentConfig) -> list[Check]:
     ]
 
 
+def check_records(config: AgentConfig) -> list[Check]:
+    """Records on: the kiosk key exists, the outbox backlog, and whether the receiver answers
+    over TLS with the pinned CA (and if not, why: wrong CA, expired, wrong host name...)."""
+    if not config.records.enabled:
+        return []  # nothing to check: records are off
+    from agent.cli.commands.records_cmds import status_line
+    from agent.records.keeper import key_path_of
+    from agent.records.sender import HandoffTarget, probe
+
+    out = []
+    if not key_path_of(config).exists():
+        out.append(Check("records key", Status.FAIL,
+                         f"no kiosk key at {key_path_of(config)} (myna keys init)"))
+    line = status_line(config)
+    bad = not line.startswith("0 pending") or ", 0 dead, 0 quarantined" not in line
+    out.append(Check("records outbox", Status.WARN if bad else Status.OK, line))
+    target = HandoffTarget.from_config(config.handoff)
+    if not target.url:
+        out.append(Check("handoff", Status.FAIL, "handoff.url is not set: records pile up"))
+    else:
+        ok, why = probe(target)
+        out.append(Check("handoff", Status.OK if ok else Status.FAIL,
+                         f"{target.url}: {why}" if ok else f"{target.url} unreachable: {why}"))
+    return out
+
+
 def run_checks(config: AgentConfig) -> list[Check]:
     pcscd, names = check_pcscd()
     return [pcscd, check_readers(names), *check_nfc(config), check_trust(config), check_clock(),
-            check_vpcd(), check_private_files(config)]
+            check_vpcd(), check_private_files(config), *check_records(config)]

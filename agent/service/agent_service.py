@@ -137,13 +137,16 @@ class AgentService:
         reader_source: ReaderSource | None = None,
         keepalive_s: float = 15.0,
         hub: EventHub | None = None,
+        records: Any = None,
     ) -> None:
         self.config = config
+        # Verification records (agent.records.keeper.RecordKeeper); tests may pass their own.
+        self.records = records if records is not None else _record_keeper(config)
         self.hub = hub or EventHub()
         self.token = secrets.token_urlsafe(32)
         self.token_file = config.token_path
         self._demo_reader = demo_reader
-        self._backend = backend or CardFlowBackend(config)
+        self._backend = backend or CardFlowBackend(config, records=self.records)
         audit_path = config.audit_path
         self.audit = AuditLog(audit_path, load_or_create_key(config.hmac_key_path))
         source: ReaderSource
@@ -161,6 +164,7 @@ class AgentService:
             readers=lambda: self.watcher.readers(),
             demo=demo_reader is not None,
             audit=self._write_audit,
+            records=self.records,
         )
         self.watcher = ReaderWatcher(source, self.controller.on_reader_event,
                                      interval_s=config.reader.poll_interval_s)
@@ -179,6 +183,8 @@ class AgentService:
         self._server.daemon_threads = True  # type: ignore[attr-defined] # ThreadedWSGIServer
         self._server_thread = threading.Thread(target=self._server.serve_forever,
                                                name="myna-api", daemon=True)
+        if self.records is not None:
+            self.records.start()
         self.controller.start()
         self.watcher.start()
         self._server_thread.start()
@@ -188,6 +194,8 @@ class AgentService:
     def stop(self) -> None:
         self.watcher.stop()
         self.controller.stop()
+        if self.records is not None:
+            self.records.stop()
         self.hub.close()
         if self._server is not None:
             self._server.shutdown()
@@ -228,6 +236,14 @@ class AgentService:
         )
 
 
+def _record_keeper(config: AgentConfig) -> Any:
+    if not config.records.enabled:
+        return None
+    from agent.records.keeper import RecordKeeper
+
+    return RecordKeeper(config)
+
+
 def _logout(connection: CardConnection, flow: str) -> None:
     """Re-SELECT the flow's AP: it clears the verified PIN (reference §1), so the card holds
     no open security state while the session waits for removal."""
@@ -257,8 +273,10 @@ _AID_FOR = {"sign": AID.JPKI, "auth": AID.JPKI, "face": AID.SURFACE, "number": A
 class CardFlowBackend:
     """Identify with ``card.apps`` (SELECT by AID, empty VERIFY), then run the verification flow."""
 
-    def __init__(self, config: AgentConfig, *, at: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, config: AgentConfig, *, at: Callable[[], datetime] | None = None,
+                 records: Any = None) -> None:
         self._config = config
+        self._records = records
         self._flow_config: Any = None
         self._at = at  # verification time source; None = now (tests pin it, design §1 "Time")
 
@@ -313,6 +331,7 @@ class CardFlowBackend:
 
         if self._flow_config is None:
             self._flow_config = self._config.flow_config()
+        draft = self._records.draft(flow) if self._records is not None else None
         try:
             verdict = flows.run_flow(
                 flow,
@@ -322,6 +341,7 @@ class CardFlowBackend:
                 config=self._flow_config,
                 confirm_last_try=confirm_last_try,
                 on_step=on_step,
+                statement=draft,
             )
         finally:
             del credential
@@ -333,4 +353,5 @@ class CardFlowBackend:
             verdict=data,
             error_code=error.get("code") if isinstance(error, dict) else None,
             certificate_der=getattr(verdict, "certificate_der", None),
+            record_draft=draft,
         )

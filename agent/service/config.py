@@ -78,6 +78,31 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordsConfig:
+    """Verification records (確認記録) and their outbox; docs/architecture.md "Records"."""
+
+    enabled: bool = False
+    kiosk_id: str = ""
+    identity_fields: tuple[str, ...] = ("name", "address", "birth_date", "sex", "card_reference")
+    my_number: bool = False  # only for My Number procedures (番号法): see the README
+    photo: bool = False
+    max_pending: int = 10_000
+    max_bytes: int = 256 * 1024 * 1024
+    state_dir: str = "~/.local/state/myna/records"
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffConfig:
+    """Where records go: the operator's receiver over HTTPS (records.enabled turns it on)."""
+
+    url: str = ""
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     flows: FlowsConfig = field(default_factory=FlowsConfig)
@@ -86,6 +111,8 @@ class AgentConfig:
     timeouts: TimeoutsConfig = field(default_factory=TimeoutsConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    records: RecordsConfig = field(default_factory=RecordsConfig)
+    handoff: HandoffConfig = field(default_factory=HandoffConfig)
 
     @property
     def token_path(self) -> Path:
@@ -122,6 +149,8 @@ _SECTIONS: dict[str, type] = {
     "timeouts": TimeoutsConfig,
     "api": ApiConfig,
     "log": LogConfig,
+    "records": RecordsConfig,
+    "handoff": HandoffConfig,
 }
 
 
@@ -239,3 +268,33 @@ def _check(c: AgentConfig) -> None:
         raise ConfigError("log.hmac_key_file", "must not be empty")
     if c.log.level.upper() not in ("TRAFFIC", "DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log.level", "must be TRAFFIC, DEBUG, INFO, WARNING or ERROR")
+    _check_records(c)
+
+
+RECORD_IDENTITY_FIELDS = ("name", "address", "birth_date", "sex", "card_reference",
+                          "card_expiry")
+
+
+def _check_records(c: AgentConfig) -> None:
+    r, h = c.records, c.handoff
+    for name in r.identity_fields:
+        if name not in RECORD_IDENTITY_FIELDS:
+            known = ", ".join(RECORD_IDENTITY_FIELDS)
+            raise ConfigError("records.identity_fields", f"unknown field {name!r} (known: {known})")
+    if r.max_pending < 1:
+        raise ConfigError("records.max_pending", "must be at least 1")
+    if r.max_bytes < 64 * 1024:
+        raise ConfigError("records.max_bytes", "must be at least 65536")
+    if not r.state_dir:
+        raise ConfigError("records.state_dir", "must not be empty")
+    if r.enabled and not r.kiosk_id:
+        raise ConfigError("records.kiosk_id", "required when records.enabled = true")
+    if len(r.kiosk_id) > 128:
+        raise ConfigError("records.kiosk_id", "must be at most 128 characters")
+    if h.url and not h.url.startswith("https://"):
+        # Records carry identity: never in clear text, not even on a "trusted" LAN.
+        raise ConfigError("handoff.url", "must be an https:// URL")
+    if bool(h.client_cert) != bool(h.client_key):
+        raise ConfigError("handoff.client_key", "client_cert and client_key go together")
+    if not 0.1 <= h.timeout <= 300:
+        raise ConfigError("handoff.timeout", "must be between 0.1 and 300 seconds")

@@ -29,6 +29,7 @@ from agent.service.session_model import (
     FlowBackend,
     FlowNotEnabledError,
     FlowOutcome,
+    RecordsHook,
     SessionAborted,
     SessionState,
     StepCallback,
@@ -73,6 +74,7 @@ class SessionController:
         demo: bool = False,
         audit: AuditHook | None = None,
         clock: Callable[[], float] = time.monotonic,
+        records: RecordsHook | None = None,
     ) -> None:
         self._config = config
         self._backend = backend
@@ -80,6 +82,7 @@ class SessionController:
         self._readers = readers
         self._demo = demo
         self._audit = audit
+        self._records = records
         self._clock = clock
         self._lock = threading.RLock()
         self._commands: queue.Queue[tuple[Any, ...]] = queue.Queue()
@@ -327,6 +330,12 @@ class SessionController:
         assert s is not None
         if s.connection is None:
             return
+        refusal = self._records.refusal() if self._records is not None else None
+        if refusal is not None:
+            # Refused before any PIN: a check whose record cannot be kept must not start.
+            logger.warning("tap refused: records outbox full (%s)", refusal)
+            self._fail(ErrorCode.RECORDS_BACKLOG, "verification records are not being delivered")
+            return
         try:
             status = self._backend.identify(s.connection, s.flow)
         except CardError as e:
@@ -418,6 +427,8 @@ class SessionController:
             self._end_session("card_removed")
             self._after_session()
             return
+        if not self._keep_record(s, outcome):
+            return
         with self._lock:
             s.outcome = outcome
             if outcome.ok:
@@ -437,6 +448,23 @@ class SessionController:
                 self._set_state(SessionState.AWAITING_CREDENTIAL)
                 return
             self._set_state(SessionState.ERROR)
+
+    def _keep_record(self, s: CardSession, outcome: FlowOutcome) -> bool:
+        """Commit the verification record of a final verdict before the kiosk shows it; a
+        verdict whose record cannot be kept is not shown (False)."""
+        tries = (outcome.verdict.get("error") or {}).get("tries_left")
+        retry = (outcome.error_code == ErrorCode.PIN_FORMAT
+                 or (outcome.error_code == ErrorCode.PIN_INVALID
+                     and isinstance(tries, int) and tries > 0))
+        if self._records is None or retry:
+            return True
+        try:
+            self._records.commit(outcome.record_draft, s.flow, outcome.verdict, s.staff_id)
+        except Exception:
+            logger.exception("verification record could not be committed")
+            self._fail(ErrorCode.RECORDS_BACKLOG, "the verification record could not be kept")
+            return False
+        return True
 
     def _fail_from(self, exc: BaseException) -> None:
         code, message, extra = error_code_for(exc)

@@ -53,6 +53,7 @@ class FlowOutcome:
     verdict: dict[str, Any]
     error_code: str | None = None
     certificate_der: bytes | None = None
+    record_draft: Any = None  # agent.records.record.RecordDraft when records are on
 
 
 class FlowBackend(Protocol):
@@ -75,6 +76,16 @@ class FlowBackend(Protocol):
         on_step: StepCallback,
     ) -> FlowOutcome:
         """Run the flow; ``on_step`` may raise to abort it (the exception propagates)."""
+
+
+class RecordsHook(Protocol):
+    """The seam to verification records: refuse taps when the outbox is full, and commit a
+    record for each final verdict before it is shown."""
+
+    def refusal(self) -> str | None: ...
+
+    def commit(self, draft: Any, flow: str, verdict: dict[str, Any],
+               staff_id: str | None) -> str: ...
 
 
 class SessionState(StrEnum):
@@ -118,6 +129,7 @@ class CardSession:
     error: dict[str, Any] | None = None
     outcome: FlowOutcome | None = None
     attempts: int = 0
+    staff_id: str | None = None
 
     def purge(self) -> None:
         """Drop every reference to card data and close the card link."""

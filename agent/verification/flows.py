@@ -19,11 +19,12 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -212,6 +213,30 @@ def _fresh_challenge() -> bytes:
     return secrets.token_bytes(CHALLENGE_BYTES)
 
 
+class PossessionStatement(Protocol):
+    """Lets the caller choose our part of the possession challenge (a statement naming the
+    verification record) and learn what the card signed, so the proof can leave the kiosk."""
+
+    def challenge(self, evidence: Mapping[str, bytes]) -> bytes: ...
+
+    def signed(self, challenge: bytes, signature: bytes) -> None: ...
+
+
+_statement: ContextVar[PossessionStatement | None] = ContextVar("possession_statement",
+                                                                default=None)
+
+
+def _possession_challenge(evidence: Mapping[str, bytes],
+                          prove: Callable[[bytes], tuple[bytes, bytes]]) -> None:
+    """Our part of the challenge (fresh, or the caller's statement over ``evidence``); ``prove``
+    has the card sign it and checks the signature, returning (challenge, signature)."""
+    hook = _statement.get()
+    challenge, signature = prove(_fresh_challenge() if hook is None else
+                                 hook.challenge(evidence))
+    if hook is not None:
+        hook.signed(challenge, signature)
+
+
 def _certificate_json(validated: Any) -> dict[str, Any]:
     return {"serial": validated.serial_hex,
             "not_after": validated.not_after.astimezone(UTC).strftime(
@@ -288,11 +313,14 @@ def _jpki_flow(purpose: Purpose, channel: ApduChannel, credential: str, at: date
             validated.certificate).to_json())
     else:
         identity = {"card_reference": hashlib.sha256(cert_der).hexdigest()}
-    challenge = _fresh_challenge()
-    signature = steps.run("sign_challenge", lambda: jpki.sign(
-        kind, digest_info("sha256", hashlib.sha256(challenge).digest())))
-    steps.run("verify_possession", lambda: verify_challenge_signature(
-        public_key_of(cert_der), challenge, signature))
+    def prove(challenge: bytes) -> tuple[bytes, bytes]:
+        signature = steps.run("sign_challenge", lambda: jpki.sign(
+            kind, digest_info("sha256", hashlib.sha256(challenge).digest())))
+        steps.run("verify_possession", lambda: verify_challenge_signature(
+            public_key_of(cert_der), challenge, signature))
+        return challenge, signature
+
+    _possession_challenge({"certificate": cert_der}, prove)
     return _Outcome(validated.assurance + [Assurance.POSSESSION], validated.test_trust,
                     identity, _certificate_json(validated), cert_der)
 
@@ -308,15 +336,20 @@ def _cvc_verified(cvc_der: bytes, config: FlowConfig) -> tuple[cvc_mod.Cvc, bool
 
 
 def _prove_ap_possession(app: SurfaceApp | InputHelperApp, key: rsa.RSAPublicKey,
-                         steps: _Steps) -> None:
+                         steps: _Steps, evidence: Mapping[str, bytes] | None = None) -> None:
     """§8.5, §9.4: GET CHALLENGE, have the AP key sign it, verify with ``key``. Our own fresh
     nonce is appended so a card cannot pick a challenge it has a stored signature for."""
     card_part = steps.run("get_challenge", lambda: app.get_challenge(CARD_CHALLENGE_BYTES))
-    challenge = card_part + _fresh_challenge()
-    signature = steps.run("sign_challenge", lambda: app.sign_challenge(
-        digest_info("sha256", hashlib.sha256(challenge).digest())))
-    steps.run("verify_possession", lambda: verify_challenge_signature(
-        key, challenge, signature))
+
+    def prove(ours: bytes) -> tuple[bytes, bytes]:
+        challenge = card_part + ours
+        signature = steps.run("sign_challenge", lambda: app.sign_challenge(
+            digest_info("sha256", hashlib.sha256(challenge).digest())))
+        steps.run("verify_possession", lambda: verify_challenge_signature(
+            key, challenge, signature))
+        return challenge, signature
+
+    _possession_challenge(evidence or {}, prove)
 
 
 def _face_flow(channel: ApduChannel, credential: str, at: datetime, config: FlowConfig,
@@ -335,7 +368,9 @@ def _face_flow(channel: ApduChannel, credential: str, at: datetime, config: Flow
     steps.run("verify_record", lambda: cvc_mod.verify_face_record(
         cvc.public_key, face.group1_raw, face.group2_raw, face.group3_raw, face.signature))
     card_key = cvc_mod.rsa_key_from_tlvs(face.public_key)
-    _prove_ap_possession(app, card_key, steps)
+    _prove_ap_possession(app, card_key, steps, {
+        "face_group1": face.group1_raw, "face_group2": face.group2_raw,
+        "face_group3": face.group3_raw, "face_signature": face.signature, "cvc": cvc_der})
     born = _date8(face.birth_date)
     identity = {
         "birth_date": born.isoformat(), "birth_era": era_for(born).to_json(),
@@ -391,7 +426,8 @@ def _number_flow(channel: ApduChannel, credential: str, at: datetime, config: Fl
     # replaying another card's signed records would pass.
     signed = steps.run("read_signed_key", app.read_signed_key)
     ap_key = steps.run("verify_signed_key", lambda: _certified_ap_key(cvc.public_key, signed))
-    _prove_ap_possession(app, ap_key, steps)
+    _prove_ap_possession(app, ap_key, steps, {"cvc": cvc_der, "signed_key": signed.signed_data,
+                                              "signed_key_signature": signed.signature})
     born = _date8(basic.birth_date)
     identity = {
         "name": basic.name, "address": basic.address, "birth_date": born.isoformat(),
@@ -412,13 +448,16 @@ def _certified_ap_key(cvc_key: rsa.RSAPublicKey, signed: SignedKeyRecord) -> rsa
 
 def run_flow(flow: str, connection: CardConnection, credential: str, *,
              at: datetime | None = None, config: FlowConfig, confirm_last_try: bool = False,
-             on_step: StepCallback | None = None) -> Verdict:
+             on_step: StepCallback | None = None,
+             statement: PossessionStatement | None = None) -> Verdict:
     """Run one flow on an open connection and return its verdict (never raises for card or
     verification failures; exceptions raised by ``on_step`` propagate unchanged).
 
     ``at`` is the verification time (tz-aware); None means now (read once, here).
+    ``statement`` supplies the possession challenge (verification records); None = a nonce.
     """
     steps = _Steps(on_step)
+    reset = _statement.set(statement)
     test_trust = config.trust.test_trust
     try:
         if flow not in FLOWS or flow not in config.enabled_flows:
@@ -442,9 +481,12 @@ def run_flow(flow: str, connection: CardConnection, credential: str, *,
         logger.info("flow %s failed: %s", flow, code)
         error = {"code": str(code), "message": message, **extra}
         return Verdict(False, flow, (), test_trust, None, None, error, steps.timings)
+    finally:
+        _statement.reset(reset)
     logger.info("flow %s ok: %s", flow, ",".join(out.assurance))
     return Verdict(True, flow, tuple(out.assurance), out.test_trust or test_trust,
                    out.identity, out.certificate, None, steps.timings, out.certificate_der)
 
 
-__all__ = ["FLOWS", "FlowConfig", "RejectReason", "Verdict", "my_number_valid", "run_flow"]
+__all__ = ["FLOWS", "FlowConfig", "PossessionStatement", "RejectReason", "Verdict",
+           "my_number_valid", "run_flow"]

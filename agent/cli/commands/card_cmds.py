@@ -49,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = subparsers.add_parser("status", help="tries left for every PIN (consumes none)")
     p.add_argument("--reader", default="pcsc", metavar="LOC", help="reader locator (default pcsc)")
+    p.add_argument("--config", metavar="FILE", help="also show the records outbox of this config")
     p.set_defaults(func=_guarded(cmd_status))
 
     p = subparsers.add_parser("read", help="read an object from the card")
@@ -109,6 +110,13 @@ def cmd_readers(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if getattr(args, "config", None):
+        from agent.cli.commands.records_cmds import status_line
+        from agent.service.config import load_config
+
+        config = load_config(args.config)
+        if config.records.enabled:
+            print(f"records: {status_line(config)}")
     reader = open_reader(args.reader)
     with reader.connect(exclusive=True) as connection:
         channel = ApduChannel(connection)

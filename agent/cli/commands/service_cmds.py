@@ -42,7 +42,13 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    service = AgentService(config)
+    from agent.records.signing import KeyMissingError
+
+    try:
+        service = AgentService(config)
+    except KeyMissingError as e:  # records on without a kiosk key
+        print(f"myna agent: {e}", file=sys.stderr)
+        return 2
     try:
         service.start()
     except OSError as e:
