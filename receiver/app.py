@@ -45,6 +45,19 @@ def _from_cursor(value: str) -> int:
     return int(raw[1:])
 
 
+def _bounded_body(limit: int) -> bytes | None:
+    """The request body, or None when it is larger than ``limit``. A chunked body has no
+    Content-Length, and Werkzeug then hands out an empty stream unless the server marks the
+    input as terminated, so it is read from the server's de-chunked input, one byte past the
+    limit at most."""
+    if request.content_length is not None:
+        if request.content_length > limit:
+            return None
+        return request.get_data(cache=False)
+    data = request.environ["wsgi.input"].read(limit + 1)
+    return None if len(data) > limit else bytes(data)
+
+
 def create_app(store: RecordStore, sessions: sessionmaker[Session], *,
                max_body_bytes: int = 1024 * 1024) -> Flask:
     app = Flask("receiver")
@@ -88,9 +101,8 @@ def create_app(store: RecordStore, sessions: sessionmaker[Session], *,
         if ctype not in JOSE_TYPES:
             raise Refused(415, "unsupported_media_type",
                           "send the record as application/jose (compact JWS)")
-        # Read at most one byte past the limit: also bounds chunked bodies.
-        body = request.stream.read(max_body_bytes + 1)
-        if len(body) > max_body_bytes:
+        body = _bounded_body(max_body_bytes)
+        if body is None:
             return _error(413, "too_large", f"body larger than {max_body_bytes} bytes")
         try:
             token = body.decode("ascii").strip()

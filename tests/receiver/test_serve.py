@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -75,9 +76,10 @@ class ServedReceiver:
         cmd = [sys.executable, "-m", "agent.cli", "receiver", "serve", "--db", db_url,
                "--config", str(settings_file), "--bind", f"127.0.0.1:{self.port}",
                "--workers", str(workers), "--certfile", str(tls[1]), "--keyfile", str(tls[2])]
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "wb"),  # noqa: S603,SIM115
+        self.log_file = open(self.log, "wb")  # noqa: SIM115 - closed in kill()
+        self.proc = subprocess.Popen(cmd, stdout=self.log_file,  # noqa: S603
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        self.ca = str(tls[0])
+        self.ca = ssl.create_default_context(cafile=str(tls[0]))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -86,8 +88,10 @@ class ServedReceiver:
             except httpx.HTTPError:
                 pass
             if self.proc.poll() is not None:
+                self.log_file.close()
                 raise RuntimeError("receiver exited: " + self.log.read_text(errors="replace"))
             time.sleep(0.2)
+        self.kill()
         raise RuntimeError("receiver did not start: " + self.log.read_text(errors="replace"))
 
     def post(self, token: str, record_id: str, timeout: float = 30) -> httpx.Response:
@@ -99,6 +103,7 @@ class ServedReceiver:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
             self.proc.wait(timeout=30)
+        self.log_file.close()
 
 
 @pytest.fixture
@@ -138,8 +143,21 @@ def test_https_ingest_health_and_metrics(served, registered, kiosk_key, make_rec
     assert 'myna_receiver_records_total{outcome="accepted"} 1.0' in text
     assert 'myna_receiver_records_total{outcome="duplicate"} 1.0' in text
     assert "myna_receiver_verification_seconds_bucket" in text
-    with pytest.raises(httpx.ConnectError):  # plain HTTP is not served
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ConnectError)):  # no plain HTTP
         httpx.get(server.url.replace("https", "http") + "/healthz", timeout=5)
+
+
+def test_oversized_chunked_body_is_413_and_nothing_stored(served, registered):
+    server = served(workers=1)
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b"A" * 65536
+
+    res = httpx.post(server.url + "/v1/records", content=chunks(), verify=server.ca,
+                     headers={"Content-Type": "application/jose"}, timeout=30)
+    assert res.status_code == 413, res.text
+    assert stored_ids(registered) == []
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

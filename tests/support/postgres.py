@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 PG_ROOT = Path("/usr/lib/postgresql")
 
@@ -46,6 +47,7 @@ class PostgresCluster:
     root: Path
     bindir: Path
     proc: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = None
 
     @property
     def datadir(self) -> Path:
@@ -63,7 +65,7 @@ class PostgresCluster:
                        timeout=120, cwd=self.root)
 
     def start(self) -> None:
-        log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - lives with the process
+        self.log_file = log = open(self.root / "postgres.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(  # noqa: S603
             _as_owner([str(self.bindir / "postgres"), "-D", str(self.datadir),
                        "-k", str(self.sockdir), "-c", "listen_addresses=",
@@ -90,6 +92,9 @@ class PostgresCluster:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if self.log_file is not None:
+            self.log_file.close()
+            self.log_file = None
 
     def create_database(self, name: str) -> str:
         self._run(str(self.bindir / "createdb"), "-h", str(self.sockdir), "-U", "postgres", name)
