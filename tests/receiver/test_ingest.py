@@ -183,7 +183,6 @@ def test_alg_none_and_hmac_are_refused(client, registered, kiosk_key, make_recor
 def test_unknown_kid_disabled_kiosk_and_another_kiosks_key(client, registered, kiosk_key,
                                                            make_record):
     from agent.records.signing import KioskKey
-
     from receiver import admin
 
     stranger = KioskKey.generate()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,10 +74,15 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _open(args: argparse.Namespace) -> Any:
+@contextmanager
+def _open(args: argparse.Namespace) -> Iterator[Any]:
     from receiver.service import open_receiver
 
-    return open_receiver(_settings(args))
+    rx = open_receiver(_settings(args))
+    try:
+        yield rx
+    finally:
+        rx.engine.dispose()
 
 
 def _guarded(func: Any) -> Any:
@@ -128,9 +135,14 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_kiosk(args: argparse.Namespace) -> int:
+
+    with _open(args) as rx:
+        return _kiosk(args, rx)
+
+
+def _kiosk(args: argparse.Namespace, rx: Any) -> int:
     from receiver import admin
 
-    rx = _open(args)
     if args.kiosk_action == "list":
         for k in admin.list_kiosks(rx):
             state = "enabled" if k["enabled"] else "disabled"
@@ -153,7 +165,8 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from receiver import admin
 
-    token = admin.add_token(_open(args), args.name)
+    with _open(args) as rx:
+        token = admin.add_token(rx, args.name)
     print(token)  # shown once: only its SHA-256 is kept
     return 0
 
@@ -174,13 +187,13 @@ def _since(text: str | None) -> datetime | None:
 def cmd_export(args: argparse.Namespace) -> int:
     from receiver import admin
 
-    rx = _open(args)
     since = _since(args.since)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8", newline="") as out:
-            n = admin.export(rx, out, fmt=args.format, since=since, state=args.state)
-    else:
-        n = admin.export(rx, sys.stdout, fmt=args.format, since=since, state=args.state)
+    with _open(args) as rx:
+        if args.out:
+            with open(args.out, "w", encoding="utf-8", newline="") as out:
+                n = admin.export(rx, out, fmt=args.format, since=since, state=args.state)
+        else:
+            n = admin.export(rx, sys.stdout, fmt=args.format, since=since, state=args.state)
     print(f"{n} records exported", file=sys.stderr)
     return 0
 
@@ -189,7 +202,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from receiver import admin
 
-    print(json.dumps(admin.show(_open(args), args.record_id), ensure_ascii=False, indent=2))
+    with _open(args) as rx:
+        shown = admin.show(rx, args.record_id)
+    print(json.dumps(shown, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -198,14 +213,14 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from receiver import admin
     from receiver.settings import parse_duration
 
-    rx = _open(args)
-    settings = rx.settings
-    result = admin.purge(
-        rx, older_than=parse_duration(args.older_than or settings.retention),
-        my_number_older_than=parse_duration(
-            args.my_number_older_than or settings.my_number_retention))
-    print(f"{result.deleted} records deleted ({result.my_number_deleted} for My Number "
-          "retention)")
-    if args.log:
-        print(admin.deletion_log(rx), end="")
+    with _open(args) as rx:
+        settings = rx.settings
+        result = admin.purge(
+            rx, older_than=parse_duration(args.older_than or settings.retention),
+            my_number_older_than=parse_duration(
+                args.my_number_older_than or settings.my_number_retention))
+        print(f"{result.deleted} records deleted ({result.my_number_deleted} for My Number "
+              "retention)")
+        if args.log:
+            print(admin.deletion_log(rx), end="")
     return 0
