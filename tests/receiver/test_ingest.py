@@ -125,7 +125,7 @@ def test_replayed_signature_with_a_new_statement_is_rejected(client, registered,
 def test_certificate_from_an_unpinned_root_is_rejected(client, registered, kiosk_key,
                                                        make_record, tmp_path):
     from receiver.service import open_receiver
-    from tests.receiver.conftest import receiver_settings
+    from tests.support.records import receiver_settings
 
     # The same record, re-verified by a receiver that trusts only J-LIS: the test root is not
     # pinned there, so the chain fails although everything else is genuine.

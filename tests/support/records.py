@@ -1,179 +1,60 @@
-"""Records tests' real parts: a test CA (trustme), the stand-in HTTPS receiver and the agent as
-separate processes (``receiver_server``, ``records_agent``), and the records config sections."""
+"""Records made by the product's own path (a flow on the emulator with a ``RecordDraft`` as its
+possession statement, then ``build_record``), for the receiver's tests and bench/receiver.py."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import trustme
-
-from agent.records.signing import KioskKey
-from tests.support.configs import service_config
-
-ROOT = Path(__file__).resolve().parents[2]
-KIOSK_ID = "kiosk-test-01"
+AT = datetime(2026, 11, 26, tzinfo=UTC)
+RecordMaker = Callable[..., dict[str, Any]]
 
 
-@dataclass
-class TestPki:
-    ca_file: Path
-    cert: Path  # 127.0.0.1 / localhost, valid now
-    key: Path
-    expired_cert: Path
-    expired_key: Path
-    wrong_host_cert: Path
-    wrong_host_key: Path
-    other_ca_file: Path
+def credential(persona: Any, flow: str) -> str:
+    c = persona.credentials
+    return str({"sign": c.sign_password, "auth": c.auth_pin, "face": c.match_b,
+                "number": c.input_helper_pin}[flow])
 
 
-def make_pki(directory: Path) -> TestPki:
-    directory.mkdir(parents=True, exist_ok=True)
-    ca, other = trustme.CA(), trustme.CA()
-    out: dict[str, Path] = {}
+def flow_config_for_tests(trust_dir: Path) -> Any:
+    from agent.verification.flows import FLOWS, FlowConfig
 
-    def save(name: str, cert: Any) -> None:
-        (directory / f"{name}.pem").write_bytes(cert.cert_chain_pems[0].bytes())
-        (directory / f"{name}.key").write_bytes(cert.private_key_pem.bytes())
-        out[name] = directory / f"{name}.pem"
-        out[name + "_key"] = directory / f"{name}.key"
-
-    save("server", ca.issue_cert("127.0.0.1", "localhost"))
-    now = dt.datetime.now(dt.UTC)
-    save("expired", ca.issue_cert("127.0.0.1", "localhost", not_before=now - dt.timedelta(days=30),
-                                  not_after=now - dt.timedelta(days=1)))
-    save("wrong_host", ca.issue_cert("receiver.example.invalid"))
-    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
-    other.cert_pem.write_to_path(str(directory / "other_ca.pem"))
-    return TestPki(directory / "ca.pem", out["server"], out["server_key"], out["expired"],
-                   out["expired_key"], out["wrong_host"], out["wrong_host_key"],
-                   directory / "other_ca.pem")
+    return FlowConfig.build(trust_mode="test", test_dir=trust_dir,
+                            crl_file=trust_dir / "test.crl",
+                            cvc_issuer_keys=[trust_dir / "cvc_issuer_surface.pem",
+                                             trust_dir / "cvc_issuer_input_helper.pem"],
+                            enabled=FLOWS)
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+def record_maker(flow_config: Any) -> RecordMaker:
+    """``make(persona, flow, kiosk_id="kiosk-1", policy=..., at=..., staff_id=...)`` → the record
+    dict a kiosk builds after a real flow on the emulator (not yet signed)."""
+    from agent.records.record import RecordDraft, RecordPolicy, build_record, utc_text
+    from agent.verification.flows import run_flow
+    from card.emulator import PERSONAS, VirtualMynaCard
+    from card.transports.emulated import EmulatedReader
+
+    def make(persona: str = "yamada-taro", flow: str = "sign", *, kiosk_id: str = "kiosk-1",
+             policy: Any = None, at: datetime = AT, staff_id: str | None = None) -> dict[str, Any]:
+        reader = EmulatedReader(card=VirtualMynaCard.for_persona(persona))
+        draft = RecordDraft(kiosk_id, flow, time=utc_text(at))
+        with reader.connect() as connection:
+            verdict = run_flow(flow, connection, credential(PERSONAS[persona], flow), at=at,
+                               config=flow_config, statement=draft)
+        return build_record(draft, verdict.to_json(), policy or RecordPolicy(kiosk_id),
+                            staff_id=staff_id)
+
+    return make
 
 
-class Receiver:
-    """The stand-in receiver process; ``stop()`` then ``start()`` keeps the same port."""
+def receiver_settings(state_dir: Path, db_url: str, trust_dir: Path, **extra: Any) -> Any:
+    from receiver.settings import load_settings
 
-    def __init__(self, directory: Path, pki: TestPki, jwk: dict[str, Any], *,
-                 cert: Path | None = None, key: Path | None = None) -> None:
-        self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.log = directory / "received.jsonl"
-        self.mode_file = directory / "mode"
-        self.jwk_file = directory / "kiosk.jwk"
-        self.jwk_file.write_text(json.dumps(jwk))
-        self.cert, self.key = cert or pki.cert, key or pki.key
-        self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}/v1/records"
-
-    def start(self) -> Receiver:
-        self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "tests.support.receiver_server", "--port", str(self.port),
-             "--cert", str(self.cert), "--key", str(self.key), "--log", str(self.log),
-             "--mode-file", str(self.mode_file), "--jwk", str(self.jwk_file)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        self.port = int(line.split()[1])
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-            if self.proc.stdout:
-                self.proc.stdout.close()
-            self.proc = None
-
-    def set_mode(self, mode: str) -> None:
-        self.mode_file.write_text(mode)
-
-    def received(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
-
-    def ids(self) -> list[str]:
-        return [r.get("record_id") for r in self.received()]
-
-
-def records_sections(state_dir: Path, url: str, ca_file: Path, **records: Any) -> dict[str, Any]:
-    return {
-        "records": {"enabled": True, "kiosk_id": KIOSK_ID, "state_dir": str(state_dir),
-                    **records},
-        "handoff": {"url": url, "ca_file": str(ca_file), "timeout": 2.0},
-    }
-
-
-def init_key(state_dir: Path) -> KioskKey:
-    return KioskKey.init(state_dir / "kiosk-signing.jwk")
-
-
-def config_mapping(tmp: Path, trust_dir: Path, sections: dict[str, Any]) -> dict[str, Any]:
-    """The same mapping ``service_config`` builds, as plain data for the agent process."""
-    config = service_config(tmp, trust_dir, **sections)
-    import dataclasses
-
-    return {name: {k: list(v) if isinstance(v, tuple) else v
-                   for k, v in dataclasses.asdict(getattr(config, name)).items()}
-            for name in ("reader", "flows", "trust", "api", "log", "records", "handoff")}
-
-
-class AgentProcess:
-    """The agent (``records_agent``) as a process the test can SIGKILL and start again."""
-
-    def __init__(self, config_file: Path) -> None:
-        self.config_file = config_file
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.token = ""
-
-    def start(self) -> AgentProcess:
-        self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "tests.support.records_agent", str(self.config_file)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("READY "), line
-        self.url = line.split()[1]
-        config = json.loads(self.config_file.read_text())
-        self.token = Path(config["api"]["token_file"]).read_text().strip()
-        return self
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(10)
-            if self.proc.stdout:
-                self.proc.stdout.close()
-        self.proc = None
-
-    def terminate(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-        self.kill()
+    values: dict[str, Any] = {
+        "state_dir": str(state_dir), "db_url": db_url, "trust_mode": "test",
+        "test_dir": str(trust_dir), "crl_file": str(trust_dir / "test.crl"),
+        "cvc_issuer_keys": [str(trust_dir / "cvc_issuer_surface.pem"),
+                            str(trust_dir / "cvc_issuer_input_helper.pem")]}
+    return load_settings(None, **(values | extra))
