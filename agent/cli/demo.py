@@ -36,6 +36,7 @@ def demo_config(
     result_s: float = 60.0,
     allow_last_try: bool = True,
     cvc_keys: bool = True,
+    extra_sections: dict[str, Any] | None = None,
 ) -> AgentConfig:
     """An agent config for the demo: test trust from ``workdir``, private token/audit files."""
     from card.emulator import export_trust
@@ -69,6 +70,7 @@ def demo_config(
                 "hmac_key_file": str(workdir / "audit.key"),
             },
         }
+        | (extra_sections or {})
     )
 
 
@@ -147,7 +149,8 @@ def wait_for_http(
 
 
 def run_demo(
-    host: str = "127.0.0.1", port: int = 8080, persona: str = "yamada-taro", out: Any = None
+    host: str = "127.0.0.1", port: int = 8080, persona: str = "yamada-taro", out: Any = None,
+    receiver: bool = False,
 ) -> int:
     """Run agent + kiosk UI until Ctrl-C; the only place that prints is the CLI's ``out``."""
     from card.emulator import PERSONAS
@@ -160,7 +163,20 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="myna-demo-") as tmp:
         workdir = Path(tmp)
         os.chmod(workdir, 0o700)
-        with demo_agent(workdir) as agent:
+        with contextlib.ExitStack() as stack:
+            extra: dict[str, Any] = {}
+            if receiver:
+                from agent.cli.demo_receiver import demo_receiver
+                from card.emulator import export_trust
+
+                trust_dir = workdir / "trust"
+                trust_dir.mkdir(mode=0o700, exist_ok=True)
+                export_trust(trust_dir)
+                rx = stack.enter_context(demo_receiver(workdir, trust_dir))
+                extra = rx.agent_sections
+                print(f"myna demo: receiver      {rx.url} (records: myna receiver export "
+                      f"--config {rx.config_file})", file=out)
+            agent = stack.enter_context(demo_agent(workdir, extra_sections=extra))
             cmd = kiosk_command(agent.url, agent.config.token_path, host, port, True, persona)
             proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
             try:

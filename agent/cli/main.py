@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "agent.cli.commands.service_cmds",  # agent, doctor
     "agent.cli.commands.ui_cmds",  # kiosk, demo
     "agent.cli.commands.records_cmds",  # keys, records
+    "agent.cli.commands.receiver_cmds",  # receiver
 )
 
 

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d.add_argument("--host", default="127.0.0.1")
     d.add_argument("--port", type=int, default=8080)
     d.add_argument("--persona", default="yamada-taro", help="persona preselected in the panel")
+    d.add_argument("--receiver", action="store_true",
+                   help="also run a local receiver and hand it every verification record")
     d.set_defaults(func=cmd_demo)
 
 
@@ -43,4 +45,4 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from agent.cli.demo import run_demo
 
-    return run_demo(args.host, args.port, args.persona, out=sys.stdout)
+    return run_demo(args.host, args.port, args.persona, out=sys.stdout, receiver=args.receiver)

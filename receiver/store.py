@@ -1,0 +1,168 @@
+"""Taking in one record: check the kiosk's JWS, re-verify the evidence, store exactly once.
+
+The unique ``record_id`` column decides "exactly once" across any number of receiver processes
+on one database: a second insert of the same id fails inside the database, and the loser reads
+the winner's row. A 2xx is answered only after the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent.verification.flows import FlowConfig
+from receiver import jws_check
+from receiver.evidence import verify_evidence
+from receiver.models import Kiosk, Record
+from receiver.sealing import Sealer
+
+FLOWS = ("sign", "auth", "face", "number")
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_KIOSK_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+
+
+class Refused(Exception):
+    """The request is refused as a whole (nothing stored): HTTP status and a typed code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    status: int  # 201 stored now, 200 stored before
+    body: dict[str, Any]
+    outcome: str  # accepted | rejected | duplicate
+    verify_s: float = 0.0
+
+
+def parse_time(text: Any) -> datetime:
+    if not isinstance(text, str) or not _TIME.fullmatch(text):
+        raise Refused(400, "malformed_record", "record time is not UTC ISO 8601 (…Z)")
+    return datetime.fromisoformat(text)
+
+
+def _check_shape(record: dict[str, Any]) -> datetime:
+    if not _UUID.fullmatch(str(record.get("record_id", ""))):
+        raise Refused(400, "malformed_record", "record_id is not a lower-case UUID")
+    if not _KIOSK_ID.fullmatch(str(record.get("kiosk_id", ""))):
+        raise Refused(400, "malformed_record", "kiosk_id malformed")
+    if record.get("flow") not in FLOWS:
+        raise Refused(400, "malformed_record", "unknown flow")
+    if not isinstance(record.get("ok"), bool):
+        raise Refused(400, "malformed_record", "ok is not a boolean")
+    staff = record.get("staff_id")
+    if staff is not None and not (isinstance(staff, str) and _KIOSK_ID.fullmatch(staff)):
+        raise Refused(400, "malformed_record", "staff_id malformed")
+    return parse_time(record.get("time"))
+
+
+def utc_text(value: datetime) -> str:
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def stored_body(row: Record) -> dict[str, Any]:
+    return {"record_id": row.record_id, "state": row.state, "reason": row.reason,
+            "received_at": utc_text(row.received_at)}
+
+
+class RecordStore:
+    def __init__(self, sessions: sessionmaker[Session], sealer: Sealer, flow_config: FlowConfig,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._sessions = sessions
+        self._sealer = sealer
+        self._flow_config = flow_config
+        self._clock = clock
+
+    def _kiosk_for(self, session: Session, token: str) -> Kiosk:
+        try:
+            header = jws_check.read_header(token)
+        except jws_check.JwsRejected as e:
+            status = 400 if e.reason == "malformed_jws" else 401
+            raise Refused(status, e.reason, str(e)) from e
+        kiosk = session.scalars(select(Kiosk).where(Kiosk.thumbprint == header["kid"])).first()
+        if kiosk is None:
+            raise Refused(401, "unknown_kid", "no registered kiosk has this key")
+        if not kiosk.enabled:
+            raise Refused(401, "kiosk_disabled", "this kiosk is disabled")
+        return kiosk
+
+    def _existing(self, session: Session, record_id: str, digest: str) -> IngestResult | None:
+        row = session.scalars(select(Record).where(Record.record_id == record_id)).first()
+        if row is None:
+            return None
+        if row.payload_sha256 != digest:
+            raise Refused(409, "conflict", "this record id was stored with other content")
+        return IngestResult(200, stored_body(row), "duplicate")
+
+    def ingest(self, token: str, idempotency_key: str | None = None) -> IngestResult:
+        with self._sessions() as session:
+            kiosk = self._kiosk_for(session, token)
+            try:
+                signed = jws_check.verify(token, json.loads(kiosk.jwk_json))
+            except jws_check.JwsRejected as e:
+                status = 400 if e.reason.startswith("malformed") else 401
+                raise Refused(status, e.reason, str(e)) from e
+            record = signed.record
+            at = _check_shape(record)
+            if record["kiosk_id"] != kiosk.kiosk_id:
+                raise Refused(401, "kiosk_mismatch", "record names another kiosk than its key")
+            if idempotency_key is not None and idempotency_key != record["record_id"]:
+                raise Refused(400, "idempotency_key", "Idempotency-Key is not the record id")
+            digest = hashlib.sha256(signed.payload).hexdigest()
+            found = self._existing(session, record["record_id"], digest)
+            if found is not None:
+                return found
+            now = self._clock()
+            started = time.perf_counter()
+            if at > now + MAX_FUTURE_SKEW:
+                state, reason, rechecked = "rejected", "time_in_future", ()
+            else:
+                verdict = verify_evidence(record, self._flow_config, at)
+                state, reason, rechecked = verdict.state, verdict.reason, verdict.rechecked
+            verify_s = time.perf_counter() - started
+            identity = record.get("identity") or {}
+            row = Record(
+                record_id=record["record_id"], kiosk_id=kiosk.kiosk_id, flow=record["flow"],
+                kiosk_ok=record["ok"], state=state, reason=reason, record_time=at,
+                received_at=now, payload_sha256=digest,
+                has_my_number=isinstance(identity, dict) and "my_number" in identity,
+                test_trust=bool(record.get("test_trust")), staff_id=record.get("staff_id"),
+                verify_ms=round(verify_s * 1000, 3),
+                sealed_jws=self._sealer.seal(token.encode("ascii"), record["record_id"]))
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                # Another receiver stored the same id first: answer with what it stored.
+                session.rollback()
+                found = self._existing(session, record["record_id"], digest)
+                if found is None:
+                    raise
+                return found
+            body = stored_body(row) | {"rechecked": list(rechecked)}
+            return IngestResult(201, body, state, verify_s)
+
+    def open_record(self, row: Record) -> dict[str, Any]:
+        """The record as the kiosk signed it (decrypted), for export and pull integrations."""
+        token = self._sealer.open(row.sealed_jws, row.record_id).decode("ascii")
+        payload = token.split(".")[1]
+        data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        record: dict[str, Any] = json.loads(data)
+        return record
