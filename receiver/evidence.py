@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from agent.records.statement import digest_map_sha256, statement_challenge
-
 from agent.verification import cvc as cvc_mod
 from agent.verification.errors import (
     CertificateRejectedError,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent.verification.flows import FlowConfig
 from receiver import jws_check
-from receiver.evidence import verify_evidence
+from receiver.evidence import EvidenceVerdict, verify_evidence
 from receiver.models import Kiosk, Record
 from receiver.sealing import Sealer
 
@@ -132,10 +132,10 @@ class RecordStore:
             now = self._clock()
             started = time.perf_counter()
             if at > now + MAX_FUTURE_SKEW:
-                state, reason, rechecked = "rejected", "time_in_future", ()
+                verdict = EvidenceVerdict("rejected", "time_in_future")
             else:
                 verdict = verify_evidence(record, self._flow_config, at)
-                state, reason, rechecked = verdict.state, verdict.reason, verdict.rechecked
+            state, reason, rechecked = verdict.state, verdict.reason, verdict.rechecked
             verify_s = time.perf_counter() - started
             identity = record.get("identity") or {}
             row = Record(

@@ -29,6 +29,6 @@ def test_ruff() -> None:
 
 
 def test_mypy() -> None:
-    out = subprocess.run([_tool("mypy"), "card", "agent", "kiosk_ui"], cwd=ROOT,  # noqa: S603
+    out = subprocess.run([_tool("mypy"), "card", "agent", "kiosk_ui", "receiver"], cwd=ROOT,  # noqa: S603
                          capture_output=True, text=True, timeout=600, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
