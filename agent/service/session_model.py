@@ -118,6 +118,7 @@ class CardSession:
     error: dict[str, Any] | None = None
     outcome: FlowOutcome | None = None
     attempts: int = 0
+    ran_flow: str | None = None  # the flow the card last ran (``flow`` may change after)
 
     def purge(self) -> None:
         """Drop every reference to card data and close the card link."""

@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     TIMEOUT = "TIMEOUT"
     BUSY = "BUSY"
     INTERNAL = "INTERNAL"
+    AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
 
 
 class RejectReason(StrEnum):
