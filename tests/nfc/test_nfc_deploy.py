@@ -240,10 +240,72 @@ def test_launcher_starts_chromium_kiosk_with_empty_profile(tmp_path: Path) -> No
     assert not Path(profile[0].partition("=")[2]).exists()  # removed when chromium exited
 
 
-def test_launcher_refuses_remote_urls(tmp_path: Path) -> None:
-    res = _run_launcher(tmp_path, "http://evil.example:8080")
+@pytest.mark.parametrize("url", [
+    "http://evil.example:8080", "http://127.0.0.1:8080@evil.example/",
+    "http://127.0.0.1:8080.evil.example/", "http://user@127.0.0.1:8080/",
+    "https://127.0.0.1:8080", "HTTP://127.0.0.1:8080", "http://127.0.0.1",
+    "http://127.0.0.1:", "http://127.0.0.1:08080", "http://127.0.0.1:99999",
+    "http://127.0.0.1:8080\\@evil.example/", "http://127.0.0.1:8080 http://evil.example/",
+    "file:///etc/", "javascript:alert(1)",
+])
+def test_launcher_refuses_anything_but_an_exact_loopback_origin(tmp_path: Path, url: str) -> None:
+    res = _run_launcher(tmp_path, url)
     assert res.returncode == 2 and "refusing" in res.stderr
     assert res.stdout == ""
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/", "http://127.0.0.1:8765/?pair=x#y",
+                                 "http://localhost:8080", "http://[::1]:8080/staff"])
+def test_launcher_accepts_loopback_origins_with_any_path(tmp_path: Path, url: str) -> None:
+    res = _run_launcher(tmp_path, url)
+    assert res.returncode == 0, res.stderr
+    assert f"--app={url}" in res.stdout.splitlines()
+
+
+def test_launcher_removes_profiles_left_by_a_killed_browser(tmp_path: Path) -> None:
+    stale = tmp_path / "myna-chromium.stale1"
+    (stale / "Default").mkdir(parents=True)
+    res = _run_launcher(tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert not stale.exists()
+
+
+POLICY = ROOT / "deploy" / "chromium-policy.json"
+BROWSER_UNIT = ROOT / "deploy" / "myna-chromium.service"
+
+
+def test_managed_policy_closes_the_escapes() -> None:
+    import json
+
+    policy = json.loads(POLICY.read_text(encoding="utf-8"))
+    for key, value in {
+        "TranslateEnabled": False, "DeveloperToolsAvailability": 2, "DownloadRestrictions": 3,
+        "PrintingEnabled": False, "AllowFileSelectionDialogs": False,
+        "IncognitoModeAvailability": 1, "BrowserGuestModeEnabled": False,
+        "PasswordManagerEnabled": False, "AutofillAddressEnabled": False,
+        "AutofillCreditCardEnabled": False, "BrowserSignin": 0,
+        "URLAllowlist": ["http://127.0.0.1:8080"],
+    }.items():
+        assert policy.get(key) == value, key
+    assert {"*", "chrome://*", "file://*"} <= set(policy["URLBlocklist"])
+    # Flags only for what no policy covers; the obsolete or ignored ones are gone.
+    argv = LAUNCHER.read_text(encoding="utf-8")
+    for obsolete in ("--disable-translate", "--lang=", "--incognito", "--disable-sync"):
+        assert obsolete not in argv, obsolete
+
+
+def test_browser_unit_restarts_always(tmp_path: Path) -> None:
+    text = BROWSER_UNIT.read_text(encoding="utf-8")
+    settings = dict(line.split("=", 1) for line in text.splitlines()
+                    if "=" in line and not line.startswith("#"))
+    assert settings["Restart"] == "always" and settings["StartLimitIntervalSec"] == "0"
+    assert settings["ExecStart"] == "/usr/local/bin/myna-chromium-kiosk"
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze not installed")
+    copy = tmp_path / BROWSER_UNIT.name
+    copy.write_text(text.replace("/usr/local/bin/myna-chromium-kiosk", f"/bin/sh {LAUNCHER}"))
+    res = run("systemd-analyze", "verify", str(copy), timeout=60)
+    assert res.returncode == 0 and "myna-" not in res.stderr, res.stderr
 
 
 def test_production_config_loads() -> None:
