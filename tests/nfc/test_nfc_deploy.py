@@ -210,11 +210,20 @@ def test_units_are_hardened(unit: Path) -> None:
             key, _, value = line.partition("=")
             settings[key] = value
     for key, value in {
-        "User": "myna", "Restart": "on-failure", "ProtectSystem": "strict",
+        "Restart": "on-failure", "ProtectSystem": "strict",
         "ProtectHome": "yes", "NoNewPrivileges": "yes", "PrivateTmp": "yes",
-        "StateDirectory": "myna", "CapabilityBoundingSet": "",
+        "CapabilityBoundingSet": "", "IPAddressDeny": "any", "IPAddressAllow": "localhost",
+        "LimitCORE": "0", "ProtectProc": "invisible", "RemoveIPC": "yes",
     }.items():
         assert settings.get(key) == value, key
+    # One user per service: the kiosk UI (which decodes the card's images) cannot reach the
+    # readers, the audit log or the agent's state directory.
+    if unit.name == "myna-agent.service":
+        assert (settings["User"], settings.get("StateDirectory")) == ("myna", "myna")
+        assert settings["LoadCredential"] == "myna-audit-key:/etc/myna/audit.key"
+    else:
+        assert settings["User"] == settings["Group"] == "myna-kiosk"
+        assert "StateDirectory" not in settings
     families = set(settings["RestrictAddressFamilies"].split())
     assert families <= {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}
     if unit.name == "myna-agent.service":
@@ -316,5 +325,11 @@ def test_production_config_loads() -> None:
     assert config.trust.mode == "jlis"
     assert config.api.host == "127.0.0.1"
     kiosk_unit = (ROOT / "deploy" / "myna-kiosk.service").read_text(encoding="utf-8")
-    assert f"--token-file {config.api.token_file}" in kiosk_unit
-    assert config.api.token_file.startswith("/var/lib/myna/")  # the units' StateDirectory
+    assert f"LoadCredential=agent.token:{config.api.token_file}\n" in kiosk_unit
+    assert "--token-file %d/agent.token" in kiosk_unit
+    assert config.api.token_file.startswith("/var/lib/myna/")  # the agent's StateDirectory
+    agent_unit = (ROOT / "deploy" / "myna-agent.service").read_text(encoding="utf-8")
+    assert f"ExecStartPre=/bin/rm -f {config.api.token_file}\n" in agent_unit
+    # The audit key is not beside the log (the agent reads it as a credential).
+    assert config.audit_path is not None
+    assert config.hmac_key_path.parent != config.audit_path.parent
