@@ -1,17 +1,39 @@
 #!/bin/sh
 # myna-kiosk browser: Debian's chromium full-screen on the kiosk UI, with a fresh, empty profile
-# on every start (nothing a previous visitor typed or saw survives a restart), no first-run UI,
-# no background traffic, no translation or password prompts. Run it in the seat user's
-# graphical session (XDG autostart: deploy/myna-chromium.desktop) after myna-kiosk.service.
+# on every start (nothing a previous visitor typed or saw survives a restart). What the visitor
+# may do is set by the managed policy (deploy/chromium-policy.json in
+# /etc/chromium/policies/managed/): no other URL, no downloads, printing, file dialogs,
+# devtools, translation, incognito, sign-in, passwords or autofill. Flags cover only what no
+# policy does. Run it under a supervisor that starts it again whenever it exits
+# (deploy/myna-chromium.service, a systemd user service in the seat user's graphical session).
 # Usage: chromium-kiosk.sh [URL]   (default http://127.0.0.1:8080; MYNA_KIOSK_URL overrides)
 set -eu
 
 URL=${1:-${MYNA_KIOSK_URL:-http://127.0.0.1:8080}}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
+refuse() { echo "chromium-kiosk.sh: refusing $1: $URL" >&2; exit 2; }
+
+# Parse the URL, then compare scheme, host and port exactly: a prefix match would accept
+# http://127.0.0.1:8080@evil.example/ (user info) or http://127.0.0.1:8080.evil.example/.
 case "$URL" in
-    http://127.0.0.1:*|http://localhost:*|http://\[::1\]:*) ;;
-    *) echo "chromium-kiosk.sh: refusing non-loopback URL: $URL" >&2; exit 2 ;;
+    *[[:space:][:cntrl:]\\]*) refuse "a URL with spaces, control characters or backslashes" ;;
+    http://*) ;;
+    *) refuse "a URL that is not http://" ;;
+esac
+AUTHORITY=${URL#http://}
+AUTHORITY=${AUTHORITY%%/*}
+AUTHORITY=${AUTHORITY%%\?*}
+AUTHORITY=${AUTHORITY%%#*}
+HOST=${AUTHORITY%:*}
+PORT=${AUTHORITY##*:}
+case "$PORT" in
+    ''|*[!0-9]*|0*) refuse "a URL without an exact port" ;;
+esac
+[ "$PORT" -le 65535 ] || refuse "a URL with a port out of range"
+case "$HOST" in
+    127.0.0.1|localhost|\[::1\]) ;;
+    *) refuse "a non-loopback URL" ;;
 esac
 
 WAIT_S=${MYNA_KIOSK_WAIT_S:-30}
@@ -24,7 +46,11 @@ while [ "$i" -lt "$WAIT_S" ] && command -v curl >/dev/null 2>&1; do
     sleep 1
 done
 
-PROFILE=$(mktemp -d "${XDG_RUNTIME_DIR:-/tmp}/myna-chromium.XXXXXX")
+# A browser killed together with this script (power cut, SIGKILL) leaves its profile behind:
+# remove every profile of ours before making the new one.
+RUNDIR=${XDG_RUNTIME_DIR:-/tmp}
+find "$RUNDIR" -maxdepth 1 -name 'myna-chromium.*' -user "$(id -u)" -exec rm -rf {} + 2>/dev/null || true
+PROFILE=$(mktemp -d "$RUNDIR/myna-chromium.XXXXXX")
 trap 'rm -rf "$PROFILE"' EXIT INT TERM
 
 # Not exec: the trap must remove the profile when chromium exits.
@@ -33,18 +59,11 @@ trap 'rm -rf "$PROFILE"' EXIT INT TERM
     --app="$URL" \
     --user-data-dir="$PROFILE" \
     --no-first-run \
-    --no-default-browser-check \
     --disable-background-networking \
     --disable-component-update \
-    --disable-sync \
-    --disable-translate \
-    --disable-features=Translate,PasswordManagerOnboarding,AutofillServerCommunication,MediaRouter \
     --password-store=basic \
     --disable-session-crashed-bubble \
     --noerrdialogs \
-    --disable-infobars \
     --disable-pinch \
     --overscroll-history-navigation=0 \
-    --check-for-update-interval=31536000 \
-    --lang=ja \
-    --incognito
+    --check-for-update-interval=31536000

@@ -9,9 +9,10 @@ import argparse
 import logging
 import sys
 
+from PIL import Image
 from werkzeug.serving import make_server
 
-from kiosk_ui import create_app
+from kiosk_ui import create_app, viewmodel
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Request lines carry no identity (none is ever in a URL) but are noise on a kiosk.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Pillow's own bomb guard for this whole process, tighter than its default (card images
+    # are small; viewmodel also bounds each image before decoding it).
+    Image.MAX_IMAGE_PIXELS = viewmodel.MAX_PIXELS
     app = create_app(
         {
             "AGENT_URL": args.agent_url,

@@ -368,6 +368,10 @@ _ERRORS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("エラーが発生しました", "もう一度お試しください。続く場合は係員をお呼びください。"),
         ("Something went wrong", "Please try again. If it continues, call a member of staff."),
     ),
+    "AUDIT_UNAVAILABLE": (
+        ("ただいま ご利用になれません", "係員をお呼びください。"),
+        ("This kiosk is out of service", "Please call a member of staff."),
+    ),
     "STALE_SESSION": (
         ("画面の情報が古くなっています", "もう一度カードをかざしてください。"),
         ("This screen is out of date", "Please tap your card again."),

@@ -6,6 +6,14 @@ opt-in, design §2). The chip's face photo (JPEG 2000, card-protocol.md §9.1) i
 PNG here, in memory, with Pillow, and handed over as a ``data:`` URL that the CSP allows
 (``img-src 'self' data:``); nothing is ever written to disk. Name/address images are
 re-encoded the same way so that the browser only ever decodes a PNG we produced.
+
+The bytes come from the card, so they are hostile until proven otherwise: each image is opened
+with exactly the one decoder its tag calls for (Pillow ``formats=``: JPEG 2000 for the photo,
+PNG for the name and address images), so EPS (Ghostscript), GIF, TIFF and Pillow's other
+decoders never see them, and bytes and pixels are bounded before anything is decoded. The
+decoding stays here rather than in the agent because the agent's verdict JSON (``photo_jp2_b64``
+etc.) is a contract the screens depend on; the kiosk server runs as its own service user with
+no access to the reader, the audit log or the agent's state.
 """
 
 from __future__ import annotations
@@ -24,8 +32,12 @@ from kiosk_ui.messages import known_error
 
 log = logging.getLogger(__name__)
 
-MAX_IMAGE_B64 = 2 * 1024 * 1024
-MAX_PIXELS = 4_000_000
+# The card's own images are a few KiB (card-protocol.md §9.1); these bounds leave room.
+MAX_IMAGE_BYTES = 256 * 1024
+MAX_IMAGE_B64 = (MAX_IMAGE_BYTES + 2) // 3 * 4
+MAX_PIXELS = 1_000_000
+PHOTO_FORMATS = ("JPEG2000",)
+TEXT_IMAGE_FORMATS = ("PNG",)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _FLOWS = ("sign", "auth", "face", "number")
 _ASSURANCE = frozenset(
@@ -33,14 +45,17 @@ _ASSURANCE = frozenset(
 )
 
 
-def image_to_png_data_url(b64: object) -> str | None:
-    """Decode a base64 image (JPEG 2000 or PNG from the chip) and return a PNG data: URL."""
+def image_to_png_data_url(b64: object, formats: tuple[str, ...]) -> str | None:
+    """Decode a base64 image from the chip with only the decoders in ``formats`` (Pillow
+    format names) and return it as a PNG data: URL; None for anything else."""
     if not isinstance(b64, str) or not b64 or len(b64) > MAX_IMAGE_B64:
         return None
     try:
         raw = base64.b64decode(b64, validate=True)
-        with Image.open(io.BytesIO(raw)) as im:
-            if im.width * im.height > MAX_PIXELS:
+        if len(raw) > MAX_IMAGE_BYTES:
+            return None
+        with Image.open(io.BytesIO(raw), formats=formats) as im:
+            if im.format not in formats or im.width * im.height > MAX_PIXELS:
                 return None
             im.load()
             rgb = im.convert("RGB") if im.mode not in ("RGB", "L", "1") else im
@@ -91,9 +106,10 @@ def _identity(ident: dict[str, Any], flow: str) -> dict[str, Any]:
             "label_en": _s(sex.get("label_en"), 16) or code,
         }
     if flow == "face":
-        out["photo"] = image_to_png_data_url(ident.get("photo_jp2_b64"))
-        out["name_image"] = image_to_png_data_url(ident.get("name_png_b64"))
-        out["address_image"] = image_to_png_data_url(ident.get("address_png_b64"))
+        out["photo"] = image_to_png_data_url(ident.get("photo_jp2_b64"), PHOTO_FORMATS)
+        out["name_image"] = image_to_png_data_url(ident.get("name_png_b64"), TEXT_IMAGE_FORMATS)
+        out["address_image"] = image_to_png_data_url(ident.get("address_png_b64"),
+                                                     TEXT_IMAGE_FORMATS)
         out["card_expiry"] = _s(ident.get("card_expiry"), 32)
         out["verified"] = ident.get("verified") is True
     if flow == "number":

@@ -16,7 +16,7 @@ missing() {
 }
 
 plain=$(missing pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc libusb-1.0-0 \
-    fonts-ipaexfont-gothic systemd gcc openssl postgresql util-linux)
+    fonts-ipaexfont-gothic systemd gcc openssl postgresql util-linux xvfb xdotool)
 browser=$(missing chromium)
 if ! python3 -m venv --help >/dev/null 2>&1; then plain="$plain python3-venv python3-dev"; fi
 

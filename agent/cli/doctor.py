@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from agent.service.config import AgentConfig
 
@@ -124,6 +126,94 @@ def check_private_files(config: AgentConfig) -> Check:
     return Check("permissions", Status.OK, "token, audit key and audit file are private")
 
 
+# The lock-down deploy/ installs (deploy/README.md); paths relative to the root for tests.
+CHROMIUM_POLICY = "etc/chromium/policies/managed/myna-kiosk.json"
+REQUIRED_POLICY: dict[str, object] = {
+    "TranslateEnabled": False, "DeveloperToolsAvailability": 2, "DownloadRestrictions": 3,
+    "PrintingEnabled": False, "AllowFileSelectionDialogs": False,
+    "IncognitoModeAvailability": 1, "BrowserSignin": 0, "PasswordManagerEnabled": False,
+}
+UNIT_DIRS = ("etc/systemd/system", "usr/lib/systemd/system", "lib/systemd/system")
+REQUIRED_UNIT_SETTINGS = {"IPAddressDeny": "any", "LimitCORE": "0", "NoNewPrivileges": "yes"}
+
+
+def _missing(config: AgentConfig) -> Status:
+    """A lock-down piece that is absent fails on a production kiosk (J-LIS trust) and only
+    warns on a test or development machine."""
+    return Status.WARN if config.test_trust else Status.FAIL
+
+
+def check_browser_policy(config: AgentConfig, root: Path = Path("/")) -> Check:
+    path = root / CHROMIUM_POLICY
+    try:
+        policy = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Check("browser policy", _missing(config),
+                     f"/{CHROMIUM_POLICY} missing: install deploy/chromium-policy.json")
+    except (OSError, ValueError) as e:
+        return Check("browser policy", Status.FAIL, f"/{CHROMIUM_POLICY} unreadable: {e}")
+    wrong = [k for k, v in REQUIRED_POLICY.items() if policy.get(k) != v]
+    if "*" not in (policy.get("URLBlocklist") or []):
+        wrong.append("URLBlocklist")
+    if wrong:
+        return Check("browser policy", Status.FAIL,
+                     f"/{CHROMIUM_POLICY} does not set {', '.join(wrong)}")
+    allowed = ", ".join(str(u) for u in policy.get("URLAllowlist") or []) or "nothing"
+    return Check("browser policy", Status.OK, f"/{CHROMIUM_POLICY}: only {allowed}")
+
+
+def check_audit_chain(config: AgentConfig) -> Check:
+    from agent.service.audit import key_path_for, read_key, verify_log
+
+    log = config.audit_path
+    if log is None:
+        return Check("audit chain", _missing(config), "no audit file configured (log.audit_file)")
+    if not log.exists():
+        return Check("audit chain", Status.OK, f"{log}: no lines yet")
+    try:
+        report = verify_log(log, read_key(key_path_for(config.hmac_key_path)))
+    except PermissionError as e:
+        return Check("audit chain", Status.WARN,
+                     f"cannot read {e.filename}: run as root or the agent's user")
+    except (OSError, ValueError) as e:
+        return Check("audit chain", Status.FAIL, f"cannot check {log}: {e}")
+    if not report.ok:
+        return Check("audit chain", Status.FAIL,
+                     f"{log} line {report.broken_line}: {report.reason}")
+    return Check("audit chain", Status.OK, f"{log}: {report.lines} line(s), chain intact")
+
+
+def _unit_settings(root: Path, name: str) -> dict[str, str] | None:
+    for directory in UNIT_DIRS:
+        path = root / directory / name
+        if path.is_file():
+            settings: dict[str, str] = {}
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                if "=" in line and not line.lstrip().startswith(("#", ";", "[")):
+                    key, _, value = line.partition("=")
+                    settings[key.strip()] = value.strip()
+            return settings
+    return None
+
+
+def check_units(config: AgentConfig, root: Path = Path("/")) -> Check:
+    """The installed units keep the hardening of deploy/*.service and one user per service."""
+    agent = _unit_settings(root, "myna-agent.service")
+    kiosk = _unit_settings(root, "myna-kiosk.service")
+    if agent is None or kiosk is None:
+        return Check("units", _missing(config),
+                     "myna-agent.service / myna-kiosk.service not installed (deploy/README.md)")
+    problems = [f"{unit} lacks {key}={value}"
+                for unit, settings in (("myna-agent", agent), ("myna-kiosk", kiosk))
+                for key, value in REQUIRED_UNIT_SETTINGS.items() if settings.get(key) != value]
+    if agent.get("User") == kiosk.get("User"):
+        problems.append("agent and kiosk UI run as the same user")
+    if problems:
+        return Check("units", Status.FAIL, "; ".join(problems))
+    return Check("units", Status.OK, (f"agent as {agent.get('User')}, UI as {kiosk.get('User')}, "
+                                      "loopback only, no core dumps"))
+
+
 def check_nfc(config: AgentConfig) -> list[Check]:
     """NFC readers, port100 and udev (doctor_nfc); failures matter only for nfc: locators."""
     from agent.cli.doctor_nfc import nfc_checks
@@ -166,4 +256,5 @@ def check_records(config: AgentConfig) -> list[Check]:
 def run_checks(config: AgentConfig) -> list[Check]:
     pcscd, names = check_pcscd()
     return [pcscd, check_readers(names), *check_nfc(config), check_trust(config), check_clock(),
-            check_vpcd(), check_private_files(config), *check_records(config)]
+            check_vpcd(), check_private_files(config), *check_records(config),
+            check_browser_policy(config), check_audit_chain(config), check_units(config)]

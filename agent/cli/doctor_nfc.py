@@ -100,6 +100,10 @@ def check_udev_rule(root: Path) -> Check:
         path = root / directory / UDEV_RULE
         if path.is_file():
             text = _read(path)
+            rules = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+            if any("uaccess" in ln for ln in rules):
+                return ("udev rule", False, (f"/{directory}/{UDEV_RULE} gives the desktop user "
+                        f"(uaccess) raw reader access: reinstall udev/{UDEV_RULE}"))
             if 'GROUP="myna"' in text and 'ATTR{idProduct}=="06c1"' in text:
                 return ("udev rule", True, f"/{directory}/{UDEV_RULE}")
             return ("udev rule", False, f"/{directory}/{UDEV_RULE} differs from udev/{UDEV_RULE}")

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "agent.cli.commands.emulator_cmd",  # emulator
     "agent.cli.commands.verify_cmds",  # verify, verify-cert
     "agent.cli.commands.service_cmds",  # agent, doctor
+    "agent.cli.commands.audit_cmd",  # audit verify
     "agent.cli.commands.ui_cmds",  # kiosk, demo
     "agent.cli.commands.records_cmds",  # keys, records
     "agent.cli.commands.receiver_cmds",  # receiver

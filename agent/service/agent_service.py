@@ -22,7 +22,7 @@ from typing import Any, Self
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from agent.service.api import DemoControl, create_api
-from agent.service.audit import AuditLog, load_or_create_key
+from agent.service.audit import AuditLog, key_path_for, load_or_create_key
 from agent.service.config import AgentConfig
 from agent.service.events import EventHub
 from agent.service.session import (
@@ -148,7 +148,7 @@ class AgentService:
         self._demo_reader = demo_reader
         self._backend = backend or CardFlowBackend(config, records=self.records)
         audit_path = config.audit_path
-        self.audit = AuditLog(audit_path, load_or_create_key(config.hmac_key_path))
+        self.audit = AuditLog(audit_path, load_or_create_key(key_path_for(config.hmac_key_path)))
         source: ReaderSource
         if reader_source is not None:
             source = reader_source
@@ -225,7 +225,7 @@ class AgentService:
         self.audit.record(
             session_id=s.session_id,
             reader=s.reader,
-            flow=s.flow,
+            flow=s.ran_flow or s.flow,
             started=s.started_wall,
             ended=time.time(),
             end=end,

@@ -97,6 +97,8 @@ class SessionController:
         self._deadline: float | None = None
         self._pending_credential: tuple[str, bool] | None = None
         self._waiting_removal: str | None = None
+        self._audit_failed = False  # set when a line could not be written: no more taps
+        self._audited_outcome: FlowOutcome | None = None
         self._snapshot: dict[str, Any] = self._build_snapshot()
         self.sessions_completed = 0
 
@@ -308,6 +310,10 @@ class SessionController:
         with self._lock:
             self._session = CardSession(secrets.token_urlsafe(12), reader_name, self._flow)
             self._set_state(SessionState.CARD_PRESENT)
+        if self._audit_failed:
+            # No check without a trace: the card is not even touched until the log works.
+            self._fail(ErrorCode.AUDIT_UNAVAILABLE, "the audit log cannot be written")
+            return
         logger.info("session started on reader %s, flow %s", reader_name, self._flow)
         for attempt in range(CONNECT_ATTEMPTS):
             try:
@@ -427,6 +433,12 @@ class SessionController:
             self._end_session("card_removed")
             self._after_session()
             return
+        s.ran_flow = s.flow
+        if not self._audit_now(s, outcome, "result"):
+            # The verdict is never shown when its audit line is not on disk.
+            self._fail(ErrorCode.AUDIT_UNAVAILABLE, "the audit log cannot be written")
+            return
+        self._audited_outcome = outcome
         if not self._keep_record(s, outcome):
             return
         with self._lock:
@@ -459,7 +471,8 @@ class SessionController:
         if self._records is None or retry:
             return True
         try:
-            self._records.commit(outcome.record_draft, s.flow, outcome.verdict, s.staff_id)
+            self._records.commit(outcome.record_draft, s.ran_flow or s.flow, outcome.verdict,
+                                 s.staff_id)
         except Exception:
             logger.exception("verification record could not be committed")
             self._fail(ErrorCode.RECORDS_BACKLOG, "the verification record could not be kept")
@@ -493,13 +506,17 @@ class SessionController:
         self._end_session("timeout")
         self._after_session()
 
-    def _audit_now(self, s: CardSession, outcome: FlowOutcome | None, end: str) -> None:
+    def _audit_now(self, s: CardSession, outcome: FlowOutcome | None, end: str) -> bool:
+        """Write one audit line; False (and no more taps from now on) when it failed."""
         if self._audit is None:
-            return
+            return True
         try:
             self._audit(s, outcome, end)
         except Exception:
-            logger.exception("audit write failed")
+            logger.exception("audit write failed: new taps are refused until it works again")
+            self._audit_failed = True
+            return False
+        return True
 
     def _end_session(self, why: str) -> None:
         """Write the audit line, purge the session and drop it; a card still in must leave."""
@@ -507,7 +524,8 @@ class SessionController:
             s = self._session
             if s is None:
                 return
-            self._audit_now(s, s.outcome, why)
+            # A verdict already has its own line (written before it was shown).
+            self._audit_now(s, None if s.outcome is self._audited_outcome else s.outcome, why)
             s.purge()
             s.error = None
             self._session = None

@@ -130,6 +130,7 @@ class CardSession:
     outcome: FlowOutcome | None = None
     attempts: int = 0
     staff_id: str | None = None
+    ran_flow: str | None = None  # the flow the card last ran (``flow`` may change after)
 
     def purge(self) -> None:
         """Drop every reference to card data and close the card link."""

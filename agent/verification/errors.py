@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     BUSY = "BUSY"
     RECORDS_BACKLOG = "RECORDS_BACKLOG"
     INTERNAL = "INTERNAL"
+    AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
 
 
 class RejectReason(StrEnum):

@@ -116,9 +116,13 @@ def _primes(seed: str, bits: int) -> tuple[int, int]:
     while q == p:
         q = _find_prime(drbg, bits // 2)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Private keys, even test ones: only the owner may list or read them.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)  # a cache made before this, with the umask's mode
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"p": f"{p:x}", "q": f"{q:x}"}))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps({"p": f"{p:x}", "q": f"{q:x}"}))
         os.replace(tmp, path)
     except OSError as e:  # a read-only home must not break the emulator
         logger.debug("cannot write RSA cache: %s", e)

@@ -91,7 +91,8 @@ def test_full_tap_over_http(svc: AgentService, reader: FakeReader):
     reader.remove()
     wait_for(lambda: c.request("GET", "/v1/state")[1], "idle")
     lines = (Path(svc.config.log.audit_file)).read_text().splitlines()
-    assert len(lines) == 1 and json.loads(lines[0])["result"] == "OK"
+    assert [(json.loads(ln)["ended_by"], json.loads(ln)["result"]) for ln in lines] == [
+        ("result", "OK"), ("card_removed", None)]
 
 
 BAD = [

@@ -122,7 +122,8 @@ def test_myna_doctor_prints_every_check():
     names = [line.split("]", 1)[1].split(":", 1)[0].strip()
              for line in out.stdout.splitlines() if line.startswith("[")]
     assert names == ["pcscd", "readers", "nfcpy", "nfc readers", "port100 module", "udev rule",
-                     "trust", "clock", "vpcd", "permissions"]
+                     "trust", "clock", "vpcd", "permissions", "browser policy", "audit chain",
+                     "units"]
     assert out.returncode in (0, 1)
 
 
@@ -138,3 +139,70 @@ def test_doctor_nfc_problems_fail_only_for_an_nfc_locator():
     assert pcsc["nfc readers"] is Status.OK
     assert Status.FAIL not in pcsc.values()
     assert "vsmartcard-vpcd" not in pcsc  # reported once, by check_vpcd
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _installed(tmp_path: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    return tmp_path
+
+
+def test_doctor_reports_the_browser_policy(tmp_path: Path):
+    from agent.cli.doctor import CHROMIUM_POLICY, check_browser_policy
+    from agent.service.config import config_from_mapping
+
+    production = AgentConfig()
+    assert check_browser_policy(production, tmp_path).status is Status.FAIL  # not installed
+    test = config_from_mapping({"trust": {"mode": "test", "test_dir": str(tmp_path)}})
+    assert check_browser_policy(test, tmp_path).status is Status.WARN
+    shipped = (ROOT / "deploy" / "chromium-policy.json").read_text()
+    root = _installed(tmp_path, {CHROMIUM_POLICY: shipped})
+    ok = check_browser_policy(production, root)
+    assert ok.status is Status.OK and "http://127.0.0.1:8080" in ok.detail
+    weak = json.loads(shipped) | {"TranslateEnabled": True}
+    (root / CHROMIUM_POLICY).write_text(json.dumps(weak))
+    bad = check_browser_policy(production, root)
+    assert bad.status is Status.FAIL and "TranslateEnabled" in bad.detail
+
+
+def test_doctor_reports_a_broken_audit_chain(tmp_path: Path):
+    from agent.cli.doctor import check_audit_chain
+    from agent.service.audit import AuditLog
+    from agent.service.config import config_from_mapping
+
+    log, key = tmp_path / "audit.jsonl", tmp_path / "audit.key"
+    key.write_text("ab" * 32)
+    config = config_from_mapping({"log": {"audit_file": str(log), "hmac_key_file": str(key)}})
+    assert check_audit_chain(config).status is Status.OK  # no lines yet
+    audit = AuditLog(log, bytes.fromhex("ab" * 32))
+    for _ in range(3):
+        audit.record(session_id="s", reader="r", flow="sign", started=0.0, ended=1.0,
+                     end="card_removed", attempts=1, steps=[], verdict=None,
+                     certificate_der=None)
+    assert check_audit_chain(config).status is Status.OK
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text(lines[0] + lines[2])
+    broken = check_audit_chain(config)
+    assert broken.status is Status.FAIL and "line 2" in broken.detail
+
+
+def test_doctor_reports_unit_hardening(tmp_path: Path):
+    from agent.cli.doctor import check_units
+
+    config = AgentConfig()
+    assert check_units(config, tmp_path).status is Status.FAIL  # not installed
+    shipped = {f"etc/systemd/system/{u}": (ROOT / "deploy" / u).read_text()
+               for u in ("myna-agent.service", "myna-kiosk.service")}
+    root = _installed(tmp_path, shipped)
+    ok = check_units(config, root)
+    assert ok.status is Status.OK and "myna-kiosk" in ok.detail
+    unit = root / "etc/systemd/system/myna-kiosk.service"
+    unit.write_text(unit.read_text().replace("User=myna-kiosk", "User=myna")
+                    .replace("LimitCORE=0\n", ""))
+    bad = check_units(config, root)
+    assert bad.status is Status.FAIL
+    assert "same user" in bad.detail and "LimitCORE" in bad.detail

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 from test_session_rig import FakeBackend, FakeReader, Rig, make_config
 
+from agent.service.audit import AuditLog
 from agent.service.session import BusyError
 from agent.verification.errors import ErrorCode
 from card.errors import NoReaderError
@@ -37,7 +40,8 @@ def test_happy_path_then_removal_goes_idle(rig: Rig):
     snap = rig.wait("idle")
     assert snap["verdict"] is None and snap["session_id"] is None and snap["steps"] == []
     assert rig.reader.connections[-1].closed
-    assert [a[1] for a in rig.audits] == ["card_removed"]
+    # One line when the verdict is reached (before it is shown), one when the session ends.
+    assert [a[1] for a in rig.audits] == ["result", "card_removed"]
 
 
 def test_seq_increases_and_events_are_published(rig: Rig):
@@ -267,3 +271,51 @@ def test_events_arrive_in_seq_order_under_concurrent_requests(rig: Rig):
             seqs.append(item["seq"])
     assert seqs == sorted(seqs)
     sub.close()
+
+
+def test_the_audit_records_the_flow_that_ran_even_after_a_flow_change(tmp_path):
+    log_path = tmp_path / "audit.jsonl"
+    log = AuditLog(log_path, b"k" * 32)
+    r = Rig(audit=lambda s, o, why: log.record(
+        session_id=s.session_id, reader=s.reader, flow=s.ran_flow or s.flow, started=0.0,
+        ended=1.0, end=why, attempts=s.attempts, steps=s.steps,
+        verdict=o.verdict if o else None, certificate_der=None))
+    try:
+        r.reader.insert()
+        sid = r.wait("awaiting_credential")["session_id"]
+        r.controller.submit_credential(sid, "WRONG1", False)
+        r.wait("awaiting_credential", session_id=sid, flow="sign")
+        r.controller.set_flow("auth")  # the holder gives up on sign; auth never runs
+        r.wait("awaiting_credential", flow="auth")
+        r.reader.remove()
+        r.wait("idle")
+    finally:
+        r.stop()
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert [(ln["ended_by"], ln["flow"], ln["result"]) for ln in lines] == [
+        ("result", "sign", "PIN_INVALID"), ("card_removed", "sign", None)]
+
+
+def test_a_failed_audit_write_hides_the_verdict_and_refuses_new_taps():
+    log = AuditLog(Path("/dev/full"), b"k" * 32)  # every write fails with ENOSPC
+    r = Rig(audit=lambda s, o, why: log.record(
+        session_id=s.session_id, reader=s.reader, flow=s.flow, started=0.0, ended=1.0, end=why,
+        attempts=s.attempts, steps=s.steps, verdict=o.verdict if o else None,
+        certificate_der=None))
+    try:
+        r.reader.insert()
+        sid = r.wait("awaiting_credential")["session_id"]
+        r.controller.submit_credential(sid, "PASS123", False)
+        snap = r.wait("error", session_id=sid)
+        assert snap["error"]["code"] == "AUDIT_UNAVAILABLE"
+        assert snap["verdict"] is None  # no check without a trace
+        r.reader.remove()
+        r.wait("idle")
+        connections = len(r.reader.connections)
+        r.reader.insert()
+        snap = r.wait("error")
+        assert snap["error"]["code"] == "AUDIT_UNAVAILABLE"
+        assert len(r.reader.connections) == connections  # the card was not even touched
+        assert r.backend.sent == [1]
+    finally:
+        r.stop()

@@ -9,7 +9,13 @@ from typing import Any, ClassVar
 
 from agent.service.config import AgentConfig, config_from_mapping
 from agent.service.events import EventHub
-from agent.service.session import CredentialStatus, FlowOutcome, SessionController, StepCallback
+from agent.service.session import (
+    AuditHook,
+    CredentialStatus,
+    FlowOutcome,
+    SessionController,
+    StepCallback,
+)
 from agent.service.watcher import ReaderWatcher
 from card.errors import ApplicationNotFoundError, CardRemovedError, InvalidPinError, NoCardError
 from card.transports import CardConnection, Interface, Reader, Transport
@@ -138,7 +144,7 @@ class Rig:
     """A controller + watcher over fake readers, started; ``stop()`` when done."""
 
     def __init__(self, config: AgentConfig | None = None, readers: list[FakeReader] | None = None,
-                 backend: FakeBackend | None = None) -> None:
+                 backend: FakeBackend | None = None, audit: AuditHook | None = None) -> None:
         self.config = config or make_config()
         self.readers = readers if readers is not None else [FakeReader()]
         self.backend = backend or FakeBackend()
@@ -153,7 +159,7 @@ class Rig:
 
         self.controller = SessionController(
             self.config, self.backend, self.hub, readers=lambda: self.watcher.readers(),
-            audit=lambda s, o, why: self.audits.append((s.session_id, why, o)))
+            audit=audit or (lambda s, o, why: self.audits.append((s.session_id, why, o))))
         self.watcher = ReaderWatcher(source, self.controller.on_reader_event,
                                      interval_s=self.config.reader.poll_interval_s,
                                      max_backoff_s=0.1)

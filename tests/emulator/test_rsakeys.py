@@ -4,6 +4,8 @@ the raw PKCS#1 v1.5 signer equals the library's for a DigestInfo (reference §7.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,21 @@ def test_same_seed_same_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for f in files:
         f.write_text('{"p": "4", "q": "zz"}')  # corrupt: recomputed, never trusted
     assert _fresh("unit-test", tmp_path / "a", monkeypatch) == a
+    rsakeys.deterministic_rsa_key.cache_clear()
+
+
+def test_key_cache_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    (cache / "myna-kiosk" / "rsa").mkdir(parents=True, mode=0o755)  # left by an older version
+    old = os.umask(0o022)
+    try:
+        _fresh("private-cache", cache, monkeypatch)
+    finally:
+        os.umask(old)
+    folder = cache / "myna-kiosk" / "rsa"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = list(folder.glob("*.json"))
+    assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
     rsakeys.deterministic_rsa_key.cache_clear()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,7 +19,13 @@ from kiosk_ui import create_app
 from kiosk_ui.agent_client import AgentClient, AgentUnavailableError, Snapshot
 from kiosk_ui.messages import LANGS, all_catalogs
 from kiosk_ui.screens import validate_credential
-from kiosk_ui.viewmodel import image_to_png_data_url, view
+from kiosk_ui.viewmodel import (
+    MAX_IMAGE_BYTES,
+    PHOTO_FORMATS,
+    TEXT_IMAGE_FORMATS,
+    image_to_png_data_url,
+    view,
+)
 from tests.kiosk_ui.fake_agent import TOKEN, FakeAgent
 from tests.kiosk_ui.helpers import csrf
 
@@ -270,7 +277,7 @@ def _jp2() -> str:
 
 
 def test_photo_jp2_becomes_png_data_url() -> None:
-    url = image_to_png_data_url(_jp2())
+    url = image_to_png_data_url(_jp2(), PHOTO_FORMATS)
     assert url is not None and url.startswith("data:image/png;base64,")
     png = base64.b64decode(url.split(",", 1)[1])
     assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size == (30, 40)
@@ -281,7 +288,59 @@ def test_photo_jp2_becomes_png_data_url() -> None:
         12,
         "A" * (3 << 20),
     ):
-        assert image_to_png_data_url(bad) is None
+        assert image_to_png_data_url(bad, PHOTO_FORMATS) is None
+
+
+def _encoded(im: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    im.save(out, format=fmt)
+    return out.getvalue()
+
+
+EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
+       b"%%EndComments\n0 0 moveto 10 10 lineto stroke\nshowpage\n%%EOF\n")
+
+
+@pytest.mark.parametrize("slot", ["photo_jp2_b64", "name_png_b64", "address_png_b64"])
+@pytest.mark.parametrize("fmt", ["EPS", "GIF", "BMP", "TIFF", "JPEG", "PNG", "JPEG2000", "PCX"])
+def test_hostile_card_images_reach_no_other_decoder(monkeypatch, slot: str, fmt: str) -> None:
+    """Each slot is decoded by its one format only; any other bytes are refused before any
+    other Pillow decoder (EPS would run Ghostscript) is even asked."""
+    allowed = "JPEG2000" if slot == "photo_jp2_b64" else "PNG"
+    Image.init()
+    asked: list[str] = []
+    for name, (factory, accept) in list(Image.OPEN.items()):
+        if name == allowed:
+            continue
+
+        def spy(fp, filename=None, _name=name, _factory=factory, *args):
+            asked.append(_name)
+            return _factory(fp, filename, *args)
+
+        monkeypatch.setitem(Image.OPEN, name, (spy, accept))
+    small = Image.new("L", (16, 8), 200)
+    data = EPS if fmt == "EPS" else _encoded(small, fmt)
+    shown = view(Snapshot.from_json({
+        "seq": 1, "state": "result", "flow": "face", "test_trust": True,
+        "verdict": {"ok": True, "flow": "face", "assurance": ["record-signature"],
+                    "identity": {slot: base64.b64encode(data).decode()}},
+    }))
+    image = {"photo_jp2_b64": "photo", "name_png_b64": "name_image",
+             "address_png_b64": "address_image"}[slot]
+    result = shown["result"]["identity"][image]
+    assert asked == []
+    if fmt == allowed:
+        assert result is not None and result.startswith("data:image/png;base64,")
+    else:
+        assert result is None
+
+
+def test_image_size_limits_are_checked_before_decoding() -> None:
+    huge = _encoded(Image.new("1", (2000, 1000)), "PNG")  # 2 Mpx, yet a tiny file
+    assert len(huge) < MAX_IMAGE_BYTES
+    assert image_to_png_data_url(base64.b64encode(huge).decode(), TEXT_IMAGE_FORMATS) is None
+    big = os.urandom(MAX_IMAGE_BYTES + 1)
+    assert image_to_png_data_url(base64.b64encode(big).decode(), TEXT_IMAGE_FORMATS) is None
 
 
 def test_view_of_a_failed_verdict_has_no_identity_and_maps_unknown_codes() -> None:

@@ -136,7 +136,8 @@ def test_udev_rules_parse_and_cover_exactly_the_nfcpy_readers() -> None:
         seen.add(ident)
         assert keys[("GROUP", None)] == ("=", "myna")
         assert keys[("MODE", None)] == ("=", "0660")
-        assert keys[("TAG", None)] == ("+=", "uaccess")
+        # The agent's group only: the seat user (uaccess) must not reach the card.
+        assert ("TAG", None) not in keys and ("OWNER", None) not in keys
         comment = lines[number - 2]
         assert comment.startswith("# ") and f"{ident[0]}:{ident[1]}" in comment
     assert seen == EXPECTED_IDS
@@ -209,11 +210,20 @@ def test_units_are_hardened(unit: Path) -> None:
             key, _, value = line.partition("=")
             settings[key] = value
     for key, value in {
-        "User": "myna", "Restart": "on-failure", "ProtectSystem": "strict",
+        "Restart": "on-failure", "ProtectSystem": "strict",
         "ProtectHome": "yes", "NoNewPrivileges": "yes", "PrivateTmp": "yes",
-        "StateDirectory": "myna", "CapabilityBoundingSet": "",
+        "CapabilityBoundingSet": "", "IPAddressDeny": "any", "IPAddressAllow": "localhost",
+        "LimitCORE": "0", "ProtectProc": "invisible", "RemoveIPC": "yes",
     }.items():
         assert settings.get(key) == value, key
+    # One user per service: the kiosk UI (which decodes the card's images) cannot reach the
+    # readers, the audit log or the agent's state directory.
+    if unit.name == "myna-agent.service":
+        assert (settings["User"], settings.get("StateDirectory")) == ("myna", "myna")
+        assert settings["LoadCredential"] == "myna-audit-key:/etc/myna/audit.key"
+    else:
+        assert settings["User"] == settings["Group"] == "myna-kiosk"
+        assert "StateDirectory" not in settings
     families = set(settings["RestrictAddressFamilies"].split())
     assert families <= {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}
     if unit.name == "myna-agent.service":
@@ -240,10 +250,72 @@ def test_launcher_starts_chromium_kiosk_with_empty_profile(tmp_path: Path) -> No
     assert not Path(profile[0].partition("=")[2]).exists()  # removed when chromium exited
 
 
-def test_launcher_refuses_remote_urls(tmp_path: Path) -> None:
-    res = _run_launcher(tmp_path, "http://evil.example:8080")
+@pytest.mark.parametrize("url", [
+    "http://evil.example:8080", "http://127.0.0.1:8080@evil.example/",
+    "http://127.0.0.1:8080.evil.example/", "http://user@127.0.0.1:8080/",
+    "https://127.0.0.1:8080", "HTTP://127.0.0.1:8080", "http://127.0.0.1",
+    "http://127.0.0.1:", "http://127.0.0.1:08080", "http://127.0.0.1:99999",
+    "http://127.0.0.1:8080\\@evil.example/", "http://127.0.0.1:8080 http://evil.example/",
+    "file:///etc/", "javascript:alert(1)",
+])
+def test_launcher_refuses_anything_but_an_exact_loopback_origin(tmp_path: Path, url: str) -> None:
+    res = _run_launcher(tmp_path, url)
     assert res.returncode == 2 and "refusing" in res.stderr
     assert res.stdout == ""
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/", "http://127.0.0.1:8765/?pair=x#y",
+                                 "http://localhost:8080", "http://[::1]:8080/staff"])
+def test_launcher_accepts_loopback_origins_with_any_path(tmp_path: Path, url: str) -> None:
+    res = _run_launcher(tmp_path, url)
+    assert res.returncode == 0, res.stderr
+    assert f"--app={url}" in res.stdout.splitlines()
+
+
+def test_launcher_removes_profiles_left_by_a_killed_browser(tmp_path: Path) -> None:
+    stale = tmp_path / "myna-chromium.stale1"
+    (stale / "Default").mkdir(parents=True)
+    res = _run_launcher(tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert not stale.exists()
+
+
+POLICY = ROOT / "deploy" / "chromium-policy.json"
+BROWSER_UNIT = ROOT / "deploy" / "myna-chromium.service"
+
+
+def test_managed_policy_closes_the_escapes() -> None:
+    import json
+
+    policy = json.loads(POLICY.read_text(encoding="utf-8"))
+    for key, value in {
+        "TranslateEnabled": False, "DeveloperToolsAvailability": 2, "DownloadRestrictions": 3,
+        "PrintingEnabled": False, "AllowFileSelectionDialogs": False,
+        "IncognitoModeAvailability": 1, "BrowserGuestModeEnabled": False,
+        "PasswordManagerEnabled": False, "AutofillAddressEnabled": False,
+        "AutofillCreditCardEnabled": False, "BrowserSignin": 0,
+        "URLAllowlist": ["http://127.0.0.1:8080"],
+    }.items():
+        assert policy.get(key) == value, key
+    assert {"*", "chrome://*", "file://*"} <= set(policy["URLBlocklist"])
+    # Flags only for what no policy covers; the obsolete or ignored ones are gone.
+    argv = LAUNCHER.read_text(encoding="utf-8")
+    for obsolete in ("--disable-translate", "--lang=", "--incognito", "--disable-sync"):
+        assert obsolete not in argv, obsolete
+
+
+def test_browser_unit_restarts_always(tmp_path: Path) -> None:
+    text = BROWSER_UNIT.read_text(encoding="utf-8")
+    settings = dict(line.split("=", 1) for line in text.splitlines()
+                    if "=" in line and not line.startswith("#"))
+    assert settings["Restart"] == "always" and settings["StartLimitIntervalSec"] == "0"
+    assert settings["ExecStart"] == "/usr/local/bin/myna-chromium-kiosk"
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze not installed")
+    copy = tmp_path / BROWSER_UNIT.name
+    copy.write_text(text.replace("/usr/local/bin/myna-chromium-kiosk", f"/bin/sh {LAUNCHER}"))
+    res = run("systemd-analyze", "verify", str(copy), timeout=60)
+    assert res.returncode == 0 and "myna-" not in res.stderr, res.stderr
 
 
 def test_production_config_loads() -> None:
@@ -253,5 +325,11 @@ def test_production_config_loads() -> None:
     assert config.trust.mode == "jlis"
     assert config.api.host == "127.0.0.1"
     kiosk_unit = (ROOT / "deploy" / "myna-kiosk.service").read_text(encoding="utf-8")
-    assert f"--token-file {config.api.token_file}" in kiosk_unit
-    assert config.api.token_file.startswith("/var/lib/myna/")  # the units' StateDirectory
+    assert f"LoadCredential=agent.token:{config.api.token_file}\n" in kiosk_unit
+    assert "--token-file %d/agent.token" in kiosk_unit
+    assert config.api.token_file.startswith("/var/lib/myna/")  # the agent's StateDirectory
+    agent_unit = (ROOT / "deploy" / "myna-agent.service").read_text(encoding="utf-8")
+    assert f"ExecStartPre=/bin/rm -f {config.api.token_file}\n" in agent_unit
+    # The audit key is not beside the log (the agent reads it as a credential).
+    assert config.audit_path is not None
+    assert config.hmac_key_path.parent != config.audit_path.parent

@@ -79,6 +79,14 @@ def test_missing_or_foreign_udev_rule(tmp_path: Path) -> None:
     assert not ok and "differs" in detail
 
 
+def test_udev_rule_granting_the_seat_user_fails(tmp_path: Path) -> None:
+    old = ('ATTR{idVendor}=="054c", ATTR{idProduct}=="06c1", MODE="0660", GROUP="myna", '
+           'TAG+="uaccess"\n')
+    root = tree(tmp_path, {"etc/udev/rules.d/60-myna-nfc.rules": old})
+    _, ok, detail = doctor_nfc.check_udev_rule(root)
+    assert not ok and "uaccess" in detail
+
+
 def test_required_reader_missing_fails(tmp_path: Path) -> None:
     checks = by_name(nfc_checks(tmp_path, locator="nfc:usb"))
     assert checks["nfc readers"][0] is False
