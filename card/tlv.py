@@ -1,9 +1,12 @@
-"""Strict, bounded BER-TLV reader for the card's records (ref. §8.2-§8.5, §9.1-§9.3, X.690 §8.1).
+"""Bounded BER-TLV reader for the card's records (ref. §8.2-§8.5, §9.1-§9.3, X.690 §8.1).
 
 The card's objects use multi-byte private-class tags (``FF20``, ``DF21``, ``5F4E``, ``7F21``) and
-definite lengths of up to three length octets (``81``/``82``/``83``). Everything else --
-indefinite lengths, tags longer than three bytes, non-minimal long-form lengths, values that run
-past the data -- raises ``BadResponseError`` and nothing else, because every byte is untrusted.
+any definite BER length of up to three length octets (``81``/``82``/``83``). Lengths need not be
+minimal: real cards write every length >= 128 as ``82 HH LL``, also 128-255 (``82 00 80``, §8.2),
+so DER minimality is checked only where the format is DER (certificates, CRLs), by the X.509
+parsers. Everything else -- indefinite lengths, more than three length octets, tags longer than
+three bytes, values that run past the data -- raises ``BadResponseError`` and nothing else,
+because every byte is untrusted.
 """
 
 from __future__ import annotations
@@ -68,11 +71,7 @@ def _read_length(data: bytes, pos: int) -> tuple[int, int]:
         raise BadResponseError("TLV: length field too long")
     if pos + count > len(data):
         raise BadResponseError("TLV: truncated length")
-    length = int.from_bytes(data[pos : pos + count], "big")
-    # DER-style minimality: 81 needs >= 0x80, 82 needs >= 0x100, 83 needs >= 0x10000.
-    if length < (0x80 if count == 1 else 1 << (8 * (count - 1))):
-        raise BadResponseError("TLV: non-minimal length")
-    return length, pos + count
+    return int.from_bytes(data[pos : pos + count], "big"), pos + count
 
 
 def header_length(data: bytes) -> tuple[int, int]:

@@ -26,6 +26,8 @@ Fixtures:
   the card answers nfcpy's ``udp`` driver (``NfcUdpCard``) and the reader is
   ``open_reader("nfc:udp:127.0.0.1:<port>")``: nfcpy's real Type 4B tag stack on every card test.
 
+Keyword options go to ``VirtualMynaCard``: ``card_reader("yamada-taro", cert_filler=True)``.
+
 Options: ``--card LOCATOR`` runs card tests against that reader instead (a real card: tests
 marked ``emulator_only`` are skipped, and ``card`` is None).
 """
@@ -105,7 +107,7 @@ def _start_bridge(card: Any, port: int) -> Any:
     return bridge
 
 
-CardReaderFactory = Callable[[str], tuple[Any, Any]]
+CardReaderFactory = Callable[..., tuple[Any, Any]]
 
 
 @pytest.fixture(params=["emulator", "pcsc", "nfc"])
@@ -116,12 +118,12 @@ def card_reader(request: pytest.FixtureRequest) -> Iterator[CardReaderFactory]:
     locator = request.config.getoption("--card")
     cleanups: list[Callable[[], None]] = []
 
-    def make(persona: str) -> tuple[Any, Any]:
+    def make(persona: str, **card_options: Any) -> tuple[Any, Any]:
         if locator:
             return open_reader(locator), None
         from card.emulator import PERSONAS, VirtualMynaCard
 
-        card = VirtualMynaCard(PERSONAS[persona])
+        card = VirtualMynaCard(PERSONAS[persona], **card_options)
         if request.param == "emulator":
             from card.transports.emulated import EmulatedReader
 

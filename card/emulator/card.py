@@ -44,9 +44,11 @@ class VirtualMynaCard:
 
     atr = ATR
 
-    def __init__(self, persona: Persona, faults: Faults | None = None) -> None:
+    def __init__(
+        self, persona: Persona, faults: Faults | None = None, *, cert_filler: bool = False
+    ) -> None:
         self.persona = persona
-        self.image: CardImage = build_card_image(persona.name)
+        self.image: CardImage = build_card_image(persona.name, cert_filler=cert_filler)
         self.faults = faults or Faults()
         self.apdu_log: list[LoggedApdu] = []
         self.air_time_s = 0.0
@@ -64,8 +66,10 @@ class VirtualMynaCard:
         self._ap_selected_since_reset = False
 
     @classmethod
-    def for_persona(cls, name: str, faults: Faults | None = None) -> VirtualMynaCard:
-        return cls(PERSONAS[name], faults)
+    def for_persona(
+        cls, name: str, faults: Faults | None = None, *, cert_filler: bool = False
+    ) -> VirtualMynaCard:
+        return cls(PERSONAS[name], faults, cert_filler=cert_filler)
 
     # -- power -----------------------------------------------------------------------------
 

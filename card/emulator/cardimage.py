@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -83,14 +84,23 @@ def _pin(
     )
 
 
-def _jpki(p: Persona, data: Persona, keys_of: str) -> Application:
+def _certificate_ef(
+    fid: int, cert: x509.Certificate, cert_filler: bool, opened_by: frozenset[int] | None = FREE
+) -> DataEF:
+    """A JPKI certificate EF: exactly the DER, or with ``cert_filler`` the DER followed by
+    ``FF`` filler, a shape real cards may have (reference §13 item 13, §14)."""
+    der = cert.public_bytes(_DER)
+    return DataEF(fid, pad(der) if cert_filler else der, opened_by)
+
+
+def _jpki(p: Persona, data: Persona, keys_of: str, cert_filler: bool) -> Application:
     sign_key, auth_key = _key(keys_of, "sign"), _key(keys_of, "auth")
     data_sign_pub = _key(data.name, "sign").public_key()
     data_auth_pub = _key(data.name, "auth").public_key()
     sign_gen, auth_gen = data.card.sign_root_generation, data.card.auth_root_generation
     files: dict[int, object] = {
-        JpkiEF.SIGN_CA_CERT: DataEF(
-            JpkiEF.SIGN_CA_CERT, pki.root_certificate("sign", sign_gen).public_bytes(_DER)
+        JpkiEF.SIGN_CA_CERT: _certificate_ef(
+            JpkiEF.SIGN_CA_CERT, pki.root_certificate("sign", sign_gen), cert_filler
         ),
         JpkiEF.TOKEN_INFO: DataEF(JpkiEF.TOKEN_INFO, token_info(pki.opaque_cn(data.name, "auth"))),
         JpkiEF.CERT_PRESENCE: DataEF(
@@ -98,11 +108,11 @@ def _jpki(p: Persona, data: Persona, keys_of: str) -> Application:
             bytes.fromhex("8F8F00") if p.card.has_sign_cert else NO_SIGN_CERT_PRESENCE,
         ),
         0x0009: OpaqueEF(0x0009),
-        JpkiEF.AUTH_CERT: DataEF(
-            JpkiEF.AUTH_CERT, pki.auth_certificate(data, data_auth_pub).public_bytes(_DER)
+        JpkiEF.AUTH_CERT: _certificate_ef(
+            JpkiEF.AUTH_CERT, pki.auth_certificate(data, data_auth_pub), cert_filler
         ),
-        JpkiEF.AUTH_CA_CERT: DataEF(
-            JpkiEF.AUTH_CA_CERT, pki.root_certificate("auth", auth_gen).public_bytes(_DER)
+        JpkiEF.AUTH_CA_CERT: _certificate_ef(
+            JpkiEF.AUTH_CA_CERT, pki.root_certificate("auth", auth_gen), cert_filler
         ),
         JpkiEF.TERMINAL_CA_KEY: OpaqueEF(JpkiEF.TERMINAL_CA_KEY),
         JpkiEF.AUTH_KEY: KeyEF(JpkiEF.AUTH_KEY, auth_key, JpkiEF.AUTH_PIN),
@@ -120,9 +130,10 @@ def _jpki(p: Persona, data: Persona, keys_of: str) -> Application:
         ),
     }
     if p.card.has_sign_cert:
-        files[JpkiEF.SIGN_CERT] = DataEF(
+        files[JpkiEF.SIGN_CERT] = _certificate_ef(
             JpkiEF.SIGN_CERT,
-            pki.sign_certificate(data, data_sign_pub).public_bytes(_DER),
+            pki.sign_certificate(data, data_sign_pub),
+            cert_filler,
             frozenset({JpkiEF.SIGN_PIN}),
         )
         files[JpkiEF.SIGN_KEY] = KeyEF(JpkiEF.SIGN_KEY, sign_key, JpkiEF.SIGN_PIN)
@@ -275,8 +286,11 @@ def _common_and_juki(p: Persona, data: Persona, keys_of: str) -> list[Applicatio
 
 
 @lru_cache(maxsize=32)
-def build_card_image(persona_name: str) -> CardImage:
-    """Return the immutable card of ``persona_name`` (slow the first time: RSA keys)."""
+def build_card_image(persona_name: str, *, cert_filler: bool = False) -> CardImage:
+    """Return the immutable card of ``persona_name`` (slow the first time: RSA keys).
+
+    ``cert_filler``: JPKI certificate EFs hold filler after the DER (reference §13 item 13).
+    """
     p = PERSONAS[persona_name]
     data = PERSONAS[p.data_of] if p.data_of else p
     keys_of = p.card.keys_from or p.name
@@ -290,7 +304,7 @@ def build_card_image(persona_name: str) -> CardImage:
     if not p.card.my_number_card:
         return CardImage(p.name, {}, gp)
     apps = [
-        _jpki(p, data, keys_of),
+        _jpki(p, data, keys_of, cert_filler),
         _input_helper(p, data, keys_of),
         _surface(p, data, keys_of),
         *_common_and_juki(p, data, keys_of),

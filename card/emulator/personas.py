@@ -209,6 +209,18 @@ _ALL: list[Persona] = [
         auth_root_generation=1,
     ),
     _persona(
+        "building-address",
+        "ordinary adult whose address names a building: 基本4情報 of 128-255 bytes with every "
+        "field under 128 (the common real-card shape, EF 0002 starting FF 20 82 00 86)",
+        person="小林　直美",
+        address="東京都世田谷区太子堂四丁目１番１号　キャロットタワー２６階",
+        birth=date(1986, 4, 22),
+        sex="2",
+        number11="64027195831",
+        place=("Tokyo-to", "Setagaya-ku", "13112"),
+        security_code="5903",
+    ),
+    _persona(
         "substitute-chars",
         "name and address use substitute characters (外字 replaced; flags set in the SAN)",
         person="高橋　花子",

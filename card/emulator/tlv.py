@@ -6,13 +6,13 @@ from __future__ import annotations
 
 
 def encode_length(n: int) -> bytes:
-    """Return the shortest definite BER length for ``n`` (``81 xx`` / ``82 xx xx`` forms)."""
+    """Return the definite BER length real cards write for ``n`` (reference §8.2, §13 item 12):
+    one byte below 128, else always ``82 HH LL`` -- also 128-255 (``82 00 80``), never ``81 xx``.
+    """
     if n < 0 or n > 0xFFFF:
         raise ValueError("TLV length out of range")
     if n < 0x80:
         return bytes([n])
-    if n <= 0xFF:
-        return bytes([0x81, n])
     return bytes([0x82, n >> 8, n & 0xFF])
 
 

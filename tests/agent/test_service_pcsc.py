@@ -17,7 +17,7 @@ FLOW_FOR = {  # one flow per persona keeps this under a minute; in-process cover
     "yamada-taro": "sign", "foreign-resident": "face", "substitute-chars": "sign",
     "minor-no-sign-cert": "sign", "expired-cert": "sign", "revoked-cert": "sign",
     "sign-pin-1-left": "sign", "sign-pin-blocked": "sign", "tampered-face": "face",
-    "unknown-card": "auth", "cloned-card": "auth",
+    "unknown-card": "auth", "cloned-card": "auth", "building-address": "face",
 }
 
 

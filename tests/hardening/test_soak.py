@@ -16,7 +16,7 @@ from card.emulator import PERSONAS
 from tests.hardening.soak import soak
 
 pytestmark = [pytest.mark.slow, pytest.mark.pcsc, pytest.mark.emulator_only]
-TAPS = 7 * len(PERSONAS) * len(FLOWS)  # 308 with 11 personas: every combination 7 times
+TAPS = 7 * len(PERSONAS) * len(FLOWS)  # 336 with 12 personas: every combination 7 times
 
 
 def test_soak_through_pcsc(pcscd: Any, tmp_path: Path, trust_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""Strict BER-TLV reader: vectors, rejections, and Hypothesis properties."""
+"""Bounded BER-TLV reader: vectors (incl. real-card length forms), rejections, properties."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ def hx(text: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def encode(tag: int, value: bytes) -> bytes:
-    """Test-only minimal DER-style encoder (independent of card.tlv)."""
+def encode(tag: int, value: bytes, *, card_style: bool = False) -> bytes:
+    """Test-only encoder (independent of card.tlv): minimal DER lengths, or with ``card_style``
+    the ``82 HH LL`` form real cards write for every length >= 128 (reference §8.2)."""
     tag_bytes = tag.to_bytes((tag.bit_length() + 7) // 8 or 1, "big")
     n = len(value)
     if n < 0x80:
         length = bytes([n])
+    elif card_style:
+        length = bytes([0x82]) + n.to_bytes(2, "big")
     else:
         body = n.to_bytes((n.bit_length() + 7) // 8, "big")
         length = bytes([0x80 | len(body)]) + body
@@ -36,8 +39,13 @@ def encode(tag: int, value: bytes) -> bytes:
         ("7F 21 82 01 00" + " 11" * 256, 0x7F21, "11" * 256, 261),
         ("04 83 01 00 00" + " 22" * 65536, 0x04, "22" * 65536, 65541),
         ("1F 81 01 00", 0x1F8101, "", 4),
+        ("DF 43 82 00 80" + " FF" * 128, 0xDF43, "FF" * 128, 133),
+        ("30 82 00 05" + " 00" * 5, 0x30, "00" * 5, 9),
+        ("30 81 05" + " 00" * 5, 0x30, "00" * 5, 8),
+        ("04 83 00 00 02 AA BB", 0x04, "AA BB", 7),
     ],
-    ids=["seq", "df21", "ff20-with-filler", "5f4e-81", "7f21-82", "83-length", "3-byte-tag"],
+    ids=["seq", "df21", "ff20-with-filler", "5f4e-81", "7f21-82", "83-length", "3-byte-tag",
+         "82-00-80-as-real-cards", "non-minimal-82", "non-minimal-81", "non-minimal-83"],
 )
 def test_parse_one(data: str, tag: int, value: str, end: int) -> None:
     got = tlv.parse_one(hx(data))
@@ -53,15 +61,15 @@ def test_parse_one(data: str, tag: int, value: str, end: int) -> None:
         "30 80 00 00",
         "30 84 00 00 00 01 00",
         "30 81 05 00",
-        "30 82 00 05" + " 00" * 5,
+        "30 82 00 06" + " 00" * 5,
         "30 05 00 00",
         "DF",
         "1F 80 01 00",
         "1F 81 81 81 01 00",
         "30 82 01",
     ],
-    ids=["empty", "no-length", "indefinite", "4-octet-length", "non-minimal-81",
-         "non-minimal-82", "past-end", "truncated-tag", "non-minimal-tag", "tag-too-long",
+    ids=["empty", "no-length", "indefinite", "4-octet-length", "81-past-end",
+         "82-past-end", "past-end", "truncated-tag", "non-minimal-tag", "tag-too-long",
          "truncated-length"],
 )
 def test_rejects(data: str) -> None:
@@ -72,6 +80,9 @@ def test_rejects(data: str) -> None:
 def test_header_length_for_paged_reads() -> None:
     assert tlv.header_length(hx("30 82 05 1A 30 82")) == (4, 0x51A)
     assert tlv.header_length(hx("FF 20 62")) == (3, 0x62)
+    assert tlv.header_length(hx("FF 20 82 00 86 DF 21")) == (5, 0x86)
+    with pytest.raises(BadResponseError):
+        tlv.header_length(hx("FF 20 84 00 00 00 86"))
 
 
 def test_iterate_and_children() -> None:
@@ -99,9 +110,10 @@ tags = st.one_of(
 )
 
 
-@given(tag=tags, value=st.binary(max_size=600), tail=st.binary(max_size=8))
-def test_round_trip(tag: int, value: bytes, tail: bytes) -> None:
-    encoded = encode(tag, value)
+@given(tag=tags, value=st.binary(max_size=600), tail=st.binary(max_size=8),
+       card_style=st.booleans())
+def test_round_trip(tag: int, value: bytes, tail: bytes, card_style: bool) -> None:
+    encoded = encode(tag, value, card_style=card_style)
     got = tlv.parse_one(encoded + tail)
     assert (got.tag, got.value, got.raw, got.end) == (tag, value, encoded, len(encoded))
     header_len, value_len = tlv.header_length(encoded[:8])

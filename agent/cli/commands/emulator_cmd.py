@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="S",
         help="seconds to keep retrying until vpcd accepts (default 30)",
     )
+    p.add_argument(
+        "--cert-filler",
+        action="store_true",
+        help="serve the JPKI certificate EFs with filler after the DER (a possible real shape)",
+    )
     p.add_argument("--list-personas", action="store_true", help="list personas and exit")
     p.add_argument("--export-trust", metavar="DIR", help="write test trust files and exit")
     p.set_defaults(func=cmd_emulator)
@@ -80,7 +85,7 @@ def _make_card(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from card.emulator import VirtualMynaCard
 
     started = time.monotonic()
-    card = VirtualMynaCard.for_persona(args.persona)
+    card = VirtualMynaCard.for_persona(args.persona, cert_filler=args.cert_filler)
     logger.info("persona %s ready in %.1f s", args.persona, time.monotonic() - started)
     return card
 
