@@ -48,6 +48,7 @@ from agent.verification.revocation import (
     RevocationNotApplicable,
     RevocationSource,
     check_revocation,
+    same_name,
     urllib_fetcher,
 )
 from agent.verification.trust import Purpose, TrustAnchor, TrustStore
@@ -215,7 +216,8 @@ def _issuing_anchor(cert: x509.Certificate, der: bytes,
     Every same-DN anchor is tried (J-LIS root generations share one DN and may differ in
     algorithm), whether or not the certificate carries an authorityKeyIdentifier.
     """
-    named = [a for a in anchors if a.certificate.subject == cert.issuer]
+    issuer = cert.issuer.dump()
+    named = [a for a in anchors if same_name(a.certificate.subject.dump(), issuer)]
     if not named:
         raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT, "no path to a trusted root")
     try:
