@@ -44,6 +44,13 @@
     if (name === "error") { msg += " " + $("error-action").textContent; }
     else if (alertEl) { msg += " " + alertEl.textContent; }
     if (changed || $("announce").textContent !== msg) { $("announce").textContent = msg; }
+    if (changed) {
+      // A new screen starts at its top (the verdict, the question), and keyboard and screen
+      // reader focus moves to its heading instead of falling back to <body>.
+      document.querySelector("main").scrollTop = 0;
+      window.scrollTo(0, 0);
+      if (h) { h.setAttribute("tabindex", "-1"); h.focus({ preventScroll: true }); }
+    }
   }
 
   // ---- posting ------------------------------------------------------------------------
@@ -72,18 +79,28 @@
     var d = new Date(ms + 9 * 3600 * 1000);   // certificate times are UTC; show the JST date
     return { y: d.getUTCFullYear(), m: d.getUTCMonth() + 1, d: d.getUTCDate() };
   }
-  function birthText(id) {
+  // A birth date as unbreakable pieces: a line may break between the era date and the
+  // Gregorian date, never inside either.
+  function birthParts(id) {
     var g = ymd(id.birth_date);
-    if (!g) { return ""; }
+    if (!g) { return []; }
     var era = id.birth_era;
     if (era && era.year) {
       if (lang === "ja") {
         var y = era.year === 1 ? t("era.gannen") : String(era.year);
-        return era.name_ja + y + "年" + g.m + "月" + g.d + "日（" + fmtDate(g) + "）";
+        return [era.name_ja + y + "年" + g.m + "月" + g.d + "日", "（" + fmtDate(g) + "）"];
       }
-      return fmtDate(g) + " (" + era.name_en + " " + era.year + ")";
+      return [fmtDate(g), " (" + era.name_en + " " + era.year + ")"];
     }
-    return fmtDate(g);
+    return [fmtDate(g)];
+  }
+  function setNowrapParts(el, parts) {
+    el.textContent = "";
+    parts.forEach(function (p) {
+      var span = document.createElement("span");
+      span.className = "nowrap"; span.textContent = p;
+      el.appendChild(span);
+    });
   }
   function setImg(el, url) {
     if (typeof url === "string" && url.indexOf("data:image/png;base64,") === 0) { el.src = url; return true; }
@@ -128,11 +145,11 @@
     $("result-title").className = unverified ? "warn" : "ok";
     $("r-name").textContent = id.name || "";
     $("r-address").textContent = id.address || "";
-    $("r-birth").textContent = birthText(id);
+    setNowrapParts($("r-birth"), birthParts(id));
     var sex = id.sex ? (lang === "ja" ? id.sex.label_ja : id.sex.label_en) || "" : "";
     $("r-sex").textContent = lang === "en" ? sex.charAt(0).toUpperCase() + sex.slice(1) : sex;
     $("r-expiry-label").textContent = t(face ? "result.card_expiry" : "result.cert_expiry");
-    $("r-expiry").textContent = face ? fmtDate(ymd(id.card_expiry)) : fmtDate(jstDate(res.cert_not_after));
+    setNowrapParts($("r-expiry"), [face ? fmtDate(ymd(id.card_expiry)) : fmtDate(jstDate(res.cert_not_after))]);
     $("r-substitute").hidden = !id.substitute;
     var hasNumber = typeof id.my_number_masked === "string";
     $("r-number-row").hidden = !hasNumber; $("r-number-label").hidden = !hasNumber;

@@ -3,7 +3,7 @@
 Same wiring as ``myna demo`` (``agent.cli.demo.demo_agent``: ``AgentService`` + ``EmulatedReader``
 with the emulator's exported test trust), with the kiosk UI served from a thread here so the
 test can reach the virtual card's ``apdu_log``. Screenshots of the main screens go to
-docs/screenshots/ (test-stack.md §8 for the Chromium launch).
+docs/screenshots/ (test-stack.md §8 for the Chromium launch, in conftest.py).
 """
 
 from __future__ import annotations
@@ -27,16 +27,6 @@ pytestmark = [
     pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
 ]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LANDSCAPE = {"width": 1920, "height": 1080}
 PORTRAIT = {"width": 1080, "height": 1920}
@@ -59,18 +49,6 @@ class Stack:
 def verify_count(card: Any) -> int:
     """VERIFY commands that carried a credential (the empty VERIFY only reads the counter)."""
     return sum(1 for a in card.apdu_log if a.command[1:2] == b"\x20" and (a.masked_length or 0) > 0)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture
