@@ -396,7 +396,10 @@
     $("error-done").addEventListener("click", cancelSession);
     document.addEventListener("keydown", function (e) {
       if (!snap || snap.state !== "awaiting_credential" || document.body.dataset.screen !== "entry") { return; }
-      if (e.key === "Enter") { submit(); e.preventDefault(); return; }
+      // Enter on a focused button presses that button (Cancel must never send); Enter submits
+      // only from the entry itself: the display, the heading or nothing focused.
+      var onControl = e.target.closest && e.target.closest("button, a, input, select, textarea");
+      if (e.key === "Enter") { if (!onControl) { submit(); e.preventDefault(); } return; }
       if (e.key === "Backspace") { backspace(); e.preventDefault(); return; }
       if (e.key.length === 1) {
         var c = e.key.toUpperCase();
