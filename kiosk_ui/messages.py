@@ -94,6 +94,15 @@ _JA: dict[str, str] = {
     "badge.not-verified": "読み取りのみ・未検証",
     "unverified.note": "発行者の鍵が設定されていないため、この券面情報は検証されていません。",
     "remove.title": "カードをお取りください",
+    "timeout.warning.entry": "操作がないため、あと{n}秒で最初の画面に戻ります",
+    "timeout.warning.result": "あと{n}秒でこの画面を閉じます",
+    "timeout.extend": "延長する",
+    "timed_out.title": "時間切れになりました",
+    "timed_out.entry": (
+        "入力の時間が過ぎたため、最初に戻りました。カードをいったんお取りください。"
+        "もう一度置くと、やり直せます。"
+    ),
+    "timed_out.result": "表示の時間が過ぎたため、画面を閉じました。カードをお取りください。",
     "remove.hint": "お忘れ物のないようご注意ください",
     "done": "終了",
     "unavailable.title": "ただいまご利用いただけません",
@@ -201,6 +210,15 @@ _EN: dict[str, str] = {
     "badge.not-verified": "Read only — not verified",
     "unverified.note": "No issuer key is configured, so this card face data is not verified.",
     "remove.title": "Please remove your card",
+    "timeout.warning.entry": "No activity: going back to the start in {n} seconds",
+    "timeout.warning.result": "This screen closes in {n} seconds",
+    "timeout.extend": "More time",
+    "timed_out.title": "Time ran out",
+    "timed_out.entry": (
+        "The time to enter ran out, so we started over. Please take your card, then place "
+        "it again to try again."
+    ),
+    "timed_out.result": "The result has been closed. Please take your card.",
     "remove.hint": "Don't forget your belongings",
     "done": "Done",
     "unavailable.title": "Temporarily unavailable",

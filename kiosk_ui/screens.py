@@ -229,6 +229,21 @@ def cancel() -> tuple[Response, int] | Response:
         return _fail(409, e.code)
 
 
+@bp.post("/api/activity")
+def activity() -> tuple[Response, int] | Response:
+    """Typing, or 延長する: the agent restarts the waiting screen's timer."""
+    body = _json_body()
+    sid = body.get("session_id") if body else None
+    if not isinstance(sid, str) or not _SESSION_ID.fullmatch(sid):
+        return _fail(400, "INPUT", "input.bad_request")
+    try:
+        return jsonify({"ok": True, "timeout_s": _agent().activity(sid)})
+    except AgentUnavailableError:
+        return _fail(503, "UNAVAILABLE", "unavailable.title")
+    except AgentRequestError as e:
+        return _fail(409, e.code)
+
+
 @bp.post("/api/reveal")
 def reveal_number() -> tuple[Response, int] | Response:
     """Staff-only explicit reveal of the My Number on a ``number`` result (design §2).

@@ -18,7 +18,14 @@
   var removedEarly = false;
   var removedTimer = null;
   var SCREENS = ["idle", "no_reader", "card_present", "entry", "lasttry", "confirmb", "reading",
-    "result", "error", "awaiting_removal", "unavailable", "stale"];
+    "result", "error", "awaiting_removal", "timed_out", "unavailable", "stale"];
+  // The agent ends a waiting session after its window (snapshot timeout_s); activity restarts
+  // it. The page counts down the same window and warns before the reset.
+  var TIMED = { awaiting_credential: "entry", result: "result", error: "result" };
+  var WARN_S = 15;
+  var ACTIVITY_EVERY_MS = 5000;
+  var countdown = { deadline: 0, lastActivity: 0, warned: false };
+  var timedOutFrom = null;
 
   function $(id) { return document.getElementById(id); }
   function t(key, params) {
@@ -62,6 +69,36 @@
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) { return { status: r.status, body: j }; });
     }, function () { return { status: 0, body: {} }; });
+  }
+
+  // ---- time to type ---------------------------------------------------------------------
+  function timedKind() {
+    return snap && snap.session_id && !overlay && TIMED[snap.state] ? TIMED[snap.state] : null;
+  }
+  function tick() {
+    var kind = timedKind();
+    var bar = $("timeout-bar");
+    var left = Math.max(0, Math.ceil((countdown.deadline - Date.now()) / 1000));
+    var warnAt = Math.min(WARN_S, Math.floor((snap && snap.timeout_s || 0) / 2));
+    if (!kind || !countdown.deadline || left > warnAt) {
+      bar.hidden = true; countdown.warned = false; return;
+    }
+    $("timeout-text").textContent = t("timeout.warning." + kind, { n: left });
+    bar.hidden = false;
+    if (!countdown.warned) { countdown.warned = true; $("announce").textContent = $("timeout-text").textContent; }
+  }
+  function stillHere(now) {
+    if (!timedKind()) { return; }
+    var at = Date.now();
+    if (!now && at - countdown.lastActivity < ACTIVITY_EVERY_MS) { return; }
+    countdown.lastActivity = at;
+    var sid = snap.session_id;
+    post("/api/activity", { session_id: sid }).then(function (r) {
+      if (r.status === 200 && typeof r.body.timeout_s === "number" && snap && snap.session_id === sid) {
+        countdown.deadline = Date.now() + r.body.timeout_s * 1000;
+        tick();
+      }
+    });
   }
 
   // ---- result helpers -------------------------------------------------------------------
@@ -333,6 +370,10 @@
       document.body.dataset.error = code;
       show("error"); return;
     }
+    if (st === "awaiting_removal" && snap.ended === "timeout") {
+      $("timed-out-body").textContent = t(timedOutFrom === "result" ? "timed_out.result" : "timed_out.entry");
+      show("timed_out"); return;
+    }
     ["idle-notice", "removal-notice"].forEach(function (id) {
       $(id).textContent = removedEarly ? t("error.CARD_REMOVED.title") + " — " + t("error.CARD_REMOVED.action") : "";
       $(id).hidden = !removedEarly;
@@ -359,9 +400,14 @@
     if (next.state === "idle" && prev && prev !== "idle" && prev !== "no_reader" && lang !== "ja") {
       lang = "ja"; applyI18n();
     }
+    if (!snap || next.seq !== snap.seq) {
+      countdown.deadline = next.timeout_s ? Date.now() + next.timeout_s * 1000 : 0;
+    }
+    if (next.ended === "timeout" && prev && TIMED[prev]) { timedOutFrom = TIMED[prev]; }
     snap = next;
     document.body.dataset.seq = String(snap.seq);
     render();
+    tick();
   }
 
   function connect() {
@@ -394,6 +440,11 @@
       });
     }
     $("error-done").addEventListener("click", cancelSession);
+    $("timeout-extend").addEventListener("click", function () { $("timeout-bar").hidden = true; stillHere(true); });
+    // Any touch or key while a timed screen is up means the person is still there.
+    document.addEventListener("pointerdown", function () { stillHere(false); });
+    document.addEventListener("keydown", function () { stillHere(false); });
+    setInterval(tick, 1000);
     document.addEventListener("keydown", function (e) {
       if (!snap || snap.state !== "awaiting_credential" || document.body.dataset.screen !== "entry") { return; }
       // Enter on a focused button presses that button (Cancel must never send); Enter submits

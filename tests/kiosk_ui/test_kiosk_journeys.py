@@ -4,6 +4,7 @@ Time-based behaviour runs on Playwright's clock (``page.clock``), never on sleep
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -43,3 +44,47 @@ def test_enter_on_cancel_or_clear_sends_nothing(page: Any, stack: Stack, button:
         page.keyboard.press("Enter")  # Enter in the credential field itself submits
         page.wait_for_function("() => !document.getElementById('entry-error').hidden")
         assert verify_count(card) == 1
+
+
+def seconds_left(page: Any) -> int:
+    found = re.search(r"あと(\d+)秒で", page.text_content("#timeout-text"))
+    assert found, page.text_content("#timeout-text")
+    return int(found.group(1))
+
+
+def test_countdown_warns_before_the_reset_and_more_time_extends_it(page: Any, stack: Stack) -> None:
+    page.clock.install()
+    open_kiosk(page, stack)
+    stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    assert page.is_hidden("#timeout-bar")
+    with page.expect_response("**/api/activity") as typed:
+        type_keys(page, "MYNA")  # typing tells the agent the person is still there
+    assert typed.value.json()["timeout_s"] == 30
+    page.clock.run_for(16_000)  # 16 s without a touch, 14 s left of the 30 s window
+    page.wait_for_selector("#timeout-bar", state="visible")
+    left = seconds_left(page)
+    assert 0 < left <= 15  # the warning comes 15 s before the reset
+    assert page.text_content("#timeout-text") in page.text_content("#announce")
+    page.clock.run_for(2_000)
+    assert seconds_left(page) == left - 2  # it counts down on screen
+    with page.expect_response("**/api/activity") as extended:
+        page.click("#timeout-extend")
+    assert extended.value.json()["timeout_s"] == 30
+    page.wait_for_function("() => document.getElementById('timeout-bar').hidden")
+    page.clock.run_for(10_000)  # the window starts again from the tap on 延長する
+    assert page.is_hidden("#timeout-bar")
+    assert page.evaluate("document.body.dataset.screen") == "entry"
+    assert page.text_content("#entry-display") == "●●●●"  # what was typed is still there
+
+
+@pytest.mark.parametrize("agent_config", [{"credential_s": 1.0}])
+def test_time_ran_out_screen_says_so(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    card = stack.insert("yamada-taro")
+    wait_screen(page, "timed_out")  # the agent's 1 s window ran out: the page says so
+    assert page.text_content("#screen-timed_out h1") == "時間切れになりました"
+    assert "カードをいったんお取りください" in page.text_content("#timed-out-body")
+    assert verify_count(card) == 0
+    stack.remove()
+    wait_screen(page, "idle")
