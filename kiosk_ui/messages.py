@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 LANGS: Final = ("ja", "en")
+STAFF_PREFIX: Final = "staff:"
 
 _JA: dict[str, str] = {
     "lang.switch": "English",
@@ -40,6 +41,18 @@ _JA: dict[str, str] = {
     "entry.hint.input_helper_pin": "数字4桁",
     "entry.hint.match_b": "生年月日（和暦YYMMDD）＋有効期限の西暦年＋セキュリティコード",
     "entry.tries_left": "残り {n} 回まで入力できます",
+    "match_b.birth": "生年月日（6桁）",
+    "match_b.birth_hint": (
+        "和暦の年2桁と月日（平成2年4月1日なら020401）。"
+        "外国籍の方のカードは西暦の下2桁と月日（1992年7月4日なら920704）"
+    ),
+    "match_b.expiry": "有効期限の年（西暦4桁）",
+    "match_b.expiry_hint": "カード表面の有効期限の年（2035など）",
+    "match_b.code": "セキュリティコード（4桁）",
+    "match_b.code_hint": "カード表面に記載の4桁の数字",
+    "match_b.bad_month": "生年月日の月は01から12です",
+    "match_b.bad_day": "生年月日の日がその月にありません",
+    "match_b.bad_year": "有効期限の年は西暦4桁です（2015年以降）",
     "entry.ok": "決定",
     "entry.clear": "1文字消す",
     "entry.cancel": "やめる",
@@ -157,6 +170,16 @@ _EN: dict[str, str] = {
     "entry.hint.input_helper_pin": "4 digits",
     "entry.hint.match_b": "Birth date (era YYMMDD) + expiry year + security code",
     "entry.tries_left": "{n} tries left",
+    "match_b.birth": "Birth date (6 digits)",
+    "match_b.birth_hint": "Japanese era year (2 digits), month, day: 1 Apr Heisei 2 becomes "
+    "020401. Foreign residents' cards use the last 2 digits of the year: 4 Jul 1992 becomes 920704",
+    "match_b.expiry": "Expiry year (4 digits)",
+    "match_b.expiry_hint": "The year the card expires, as printed on the front (e.g. 2035)",
+    "match_b.code": "Security code (4 digits)",
+    "match_b.code_hint": "The 4-digit number printed on the front of the card",
+    "match_b.bad_month": "The birth month must be 01 to 12",
+    "match_b.bad_day": "That month has no such day",
+    "match_b.bad_year": "The expiry year has 4 digits (2015 or later)",
     "entry.ok": "OK",
     "entry.clear": "Delete",
     "entry.cancel": "Cancel",
@@ -246,6 +269,160 @@ _EN: dict[str, str] = {
     "blocked.title.face": "Check number B is locked on this card",
     "blocked.action.other": "Please go to your municipal office.",
 }
+
+# The staff screen (/staff) speaks to the clerk, not to the public: what happened, what to tell
+# the customer and what to do next. Keys here override the public text on the staff screen
+# only (the page looks up "staff:<key>" first).
+_STAFF_JA: dict[str, str] = {
+    "idle.title": "お客様のカードを読み取り機に置いてください",
+    "idle.hint": "マイナンバーカードを表面を上にして置きます",
+    "no_reader.hint": "読み取り機のケーブルと電源を確認してください",
+    "unavailable.hint": (
+        "本人確認サービスが応答していません。続く場合はシステム管理者に連絡してください"
+    ),
+    "entry.hint.match_b": "カード表面の生年月日・有効期限の年・セキュリティコードの14桁です",
+    "entry.hint.input_helper_pin": "お客様に数字4桁の暗証番号を入力していただいてください",
+    "last_try.body": (
+        "次に間違えるとロックされ、お客様は市区町村の窓口での手続きが必要になります。"
+        "番号をお客様と確認してから続けてください。"
+    ),
+    "result.remove_hint": "確認が終わったら「終了」を押し、カードをお客様にお返しください",
+    "remove.title": "カードをお客様にお返しください",
+    "remove.hint": "カードが読み取り機から離れると、次のお客様を受け付けます",
+    "blocked.action.other": (
+        "お客様に、お住まいの市区町村の窓口で再設定が必要とお伝えください。"
+        "本人確認はほかの本人確認書類で行ってください。"
+    ),
+    "timed_out.entry": (
+        "入力の時間が過ぎたため、最初に戻りました。カードを読み取り機に置き直すと、やり直せます。"
+    ),
+    "timed_out.result": (
+        "表示の時間が過ぎたため、画面を閉じました。カードをお客様にお返しください。"
+    ),
+}
+_STAFF_EN: dict[str, str] = {
+    "idle.title": "Place the customer's card on the reader",
+    "idle.hint": "My Number card, front side up",
+    "no_reader.hint": "Check the reader's cable and power",
+    "unavailable.hint": "The verification service is not answering. If this continues, contact "
+    "your system administrator",
+    "entry.hint.match_b": "The 14 digits from the card front: birth date, expiry year, security "
+    "code",
+    "entry.hint.input_helper_pin": "Ask the customer to enter their 4-digit PIN",
+    "last_try.body": "One more wrong entry locks it, and the customer will have to go to their "
+    "municipal office. Check the number with the customer before you continue.",
+    "result.remove_hint": "When you are done, press Done and hand the card back",
+    "remove.title": "Hand the card back to the customer",
+    "remove.hint": "The next customer can be served once the card is off the reader",
+    "blocked.action.other": "Tell the customer it must be reset at their municipal office. "
+    "Check their identity with another document.",
+    "timed_out.entry": "The time to enter ran out, so we started over. Place the card on the "
+    "reader again to retry.",
+    "timed_out.result": "The result has been closed. Hand the card back to the customer.",
+}
+
+# What the clerk reads for each error code on the staff screen: (title, what to do).
+_STAFF_ERRORS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "PIN_INVALID": (
+        ("番号が違います", "お客様と確認して、もう一度入力してください。残り{n}回です。"),
+        ("The number is wrong", "Check it with the customer and enter it again. {n} tries left."),
+    ),
+    "PIN_BLOCKED": (
+        ("このカードはロックされています",
+         ("お客様に、お住まいの市区町村の窓口で手続きが必要とお伝えください。"
+          "本人確認はほかの本人確認書類で行ってください。")),
+        ("This card is locked",
+         ("Tell the customer to go to their municipal office. Check their identity with "
+          "another document.")),
+    ),
+    "PIN_LAST_TRY_NEEDS_CONFIRMATION": (
+        ("あと1回でロックされます", "番号をお客様と確認してから入力してください。"),
+        ("One try left before the lock", "Check the number with the customer before entering it."),
+    ),
+    "CARD_REMOVED": (
+        ("カードが途中で離れました",
+         "カードを置き直し、読み取りが終わるまで動かさないでください。"),
+        ("The card moved off the reader", "Place it again and keep it still until reading ends."),
+    ),
+    "NO_READER": (
+        ("読み取り機が見つかりません", "読み取り機のケーブルと電源を確認してください。"),
+        ("No card reader found", "Check the reader's cable and power."),
+    ),
+    "UNSUPPORTED_CARD": (
+        ("マイナンバーカードではありません",
+         "お客様にマイナンバーカードをお持ちか確認してください。"),
+        ("This is not a My Number card", "Ask the customer for their My Number card."),
+    ),
+    "NO_SIGN_CERTIFICATE": (
+        ("署名用電子証明書がありません",
+         "このカードでは署名用の確認はできません。券面確認をお使いください。"),
+        ("The card has no signature certificate",
+         "This check cannot be done with this card. Use the card-face check."),
+    ),
+    "CERT_EXPIRED": (
+        ("電子証明書の有効期限が切れています",
+         "お客様に、市区町村の窓口で電子証明書の更新が必要とお伝えください。"),
+        ("The certificate has expired",
+         "Tell the customer to renew it at their municipal office."),
+    ),
+    "CERT_REVOKED": (
+        ("電子証明書が失効しています",
+         "このカードでの本人確認はできません。お客様に市区町村の窓口へのお問い合わせをご案内ください。"),
+        ("The certificate has been revoked",
+         "This card cannot be used. Refer the customer to their municipal office."),
+    ),
+    "CERT_UNTRUSTED": (
+        ("電子証明書の発行元を確認できません",
+         "偽造の可能性があります。このカードでの本人確認は行わず、責任者に報告してください。"),
+        ("The certificate issuer could not be confirmed",
+         "The card may be forged. Do not accept it; report it to your supervisor."),
+    ),
+    "POSSESSION_FAILED": (
+        ("カードの真正性を確認できませんでした",
+         "偽造の可能性があります。このカードでの本人確認は行わず、責任者に報告してください。"),
+        ("The card failed the genuineness check",
+         "The card may be forged. Do not accept it; report it to your supervisor."),
+    ),
+    "RECORD_SIGNATURE_INVALID": (
+        ("券面情報の署名を検証できませんでした",
+         "改ざんの可能性があります。このカードでの本人確認は行わず、責任者に報告してください。"),
+        ("The card face record failed its signature check",
+         "The card may have been altered. Do not accept it; report it to your supervisor."),
+    ),
+    "FLOW_DISABLED": (
+        ("この確認方法は設定で無効になっています", "システム管理者に設定を確認してください。"),
+        ("This check is turned off in the settings", "Ask your system administrator."),
+    ),
+    "REVOCATION_UNAVAILABLE": (
+        ("失効情報を確認できません", "ネットワークの接続を確認して、もう一度お試しください。"),
+        ("Revocation could not be checked", "Check the network connection and try again."),
+    ),
+    "CARD_ERROR": (
+        ("カードを読み取れませんでした",
+         "カードを置き直してください。続く場合は読み取り機の接続を確認してください。"),
+        ("The card could not be read",
+         "Place the card again. If this continues, check the reader's connection."),
+    ),
+    "TRANSPORT_ERROR": (
+        ("読み取り機との通信に失敗しました",
+         "カードを置き直してください。続く場合は読み取り機の接続を確認してください。"),
+        ("Talking to the reader failed",
+         "Place the card again. If this continues, check the reader's connection."),
+    ),
+    "INTERNAL": (
+        ("エラーが発生しました",
+         "もう一度お試しください。続く場合はシステム管理者に連絡してください。"),
+        ("Something went wrong",
+         "Try again. If it continues, contact your system administrator."),
+    ),
+}
+for _code in ("CERT_NOT_YET_VALID", "CERT_INVALID", "CERT_MALFORMED"):
+    _STAFF_ERRORS[_code] = (
+        (("電子証明書を確認できません",
+          "このカードでの本人確認は行わず、責任者に報告してください。")),
+        (("The certificate could not be checked",
+          "Do not accept this card; report it to your supervisor.")),
+    )
 
 # ErrorCode -> (title, what to do), per language. Codes the catalog does not know fall back
 # to "error.INTERNAL": the UI never invents text from the code itself.
@@ -395,7 +572,18 @@ def catalog(lang: str) -> dict[str, str]:
     idx = 0 if lang == "ja" else 1
     for code, pair in _ERRORS.items():
         base[f"error.{code}.title"], base[f"error.{code}.action"] = pair[idx]
+    for key, text in (_STAFF_JA if lang == "ja" else _STAFF_EN).items():
+        base[STAFF_PREFIX + key] = text
+    for code, pair in _STAFF_ERRORS.items():
+        title, action = pair[idx]
+        base[f"{STAFF_PREFIX}error.{code}.title"] = title
+        base[f"{STAFF_PREFIX}error.{code}.action"] = action
     return base
+
+
+def staff_text(cat: dict[str, str], key: str) -> str:
+    """The staff screen's text for ``key``: its own wording where it has one."""
+    return cat.get(STAFF_PREFIX + key, cat[key])
 
 
 def all_catalogs() -> dict[str, dict[str, str]]:

@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from kiosk_ui.agent_client import AgentClient, AgentRequestError, AgentUnavailableError
-from kiosk_ui.messages import all_catalogs, catalog
+from kiosk_ui.messages import all_catalogs, catalog, staff_text
 from kiosk_ui.viewmodel import my_number, view
 
 log = logging.getLogger(__name__)
@@ -103,12 +103,14 @@ def validate_credential(kind: str, raw: object) -> tuple[str | None, str | None,
 
 
 def _page(mode: str) -> str:
+    ja = catalog("ja")
     return render_template(
         "kiosk.html",
         mode=mode,
         want_flow="face" if mode == "staff" else current_app.config["UNATTENDED_FLOW"] or "",
         catalogs=json.dumps(all_catalogs(), ensure_ascii=False),
-        t=catalog("ja").__getitem__,  # Japanese text in the HTML itself, before the script runs
+        # Japanese text in the HTML itself, before the script runs; staff wording on /staff.
+        t=(lambda key: staff_text(ja, key)) if mode == "staff" else ja.__getitem__,
     )
 
 

@@ -28,8 +28,10 @@
   var timedOutFrom = null;
 
   function $(id) { return document.getElementById(id); }
+  var STAFF = document.body.dataset.mode === "staff";
   function t(key, params) {
-    var s = CATALOGS[lang][key];
+    // The staff screen speaks to the clerk: its own wording first (messages.py, _STAFF_*).
+    var s = STAFF && CATALOGS[lang]["staff:" + key] !== undefined ? CATALOGS[lang]["staff:" + key] : CATALOGS[lang][key];
     if (s === undefined) { s = CATALOGS[lang]["error.INTERNAL.title"]; }
     if (params) { Object.keys(params).forEach(function (k) { s = s.split("{" + k + "}").join(String(params[k])); }); }
     return s;
@@ -231,8 +233,33 @@
       pad.appendChild(b);
     });
   }
+  // 照合番号B is three things printed on the card (card-protocol.md §7): the birth date as
+  // YYMMDD (Japanese era year; the last two digits of the Gregorian year on foreign residents'
+  // cards), the expiry year, the security code. A digit that cannot be right is refused as typed.
+  var MATCH_B_PARTS = ["mb-birth", "mb-expiry", "mb-code"];
+  var DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  function matchBProblem(v) {
+    var mm = v.slice(2, 4), dd = v.slice(4, 6), year = v.slice(6, 10);
+    if ((mm.length === 1 && mm > "1") || (mm.length === 2 && (+mm < 1 || +mm > 12))) { return ["match_b.bad_month", 0]; }
+    if ((dd.length === 1 && dd > "3") || (dd.length === 2 && (+dd < 1 || +dd > DAYS_IN_MONTH[+mm - 1]))) { return ["match_b.bad_day", 0]; }
+    if ((year.length >= 1 && year[0] !== "2") || (year.length >= 2 && year.slice(0, 2) !== "20") ||
+        (year.length === 4 && +year < 2015)) { return ["match_b.bad_year", 1]; }
+    return null;
+  }
+  function renderMatchB(v) {
+    var parts = [v.slice(0, 6), v.slice(6, 10), v.slice(10, 14)];
+    var active = v.length < 6 ? 0 : v.length < 10 ? 1 : v.length < 14 ? 2 : -1;
+    MATCH_B_PARTS.forEach(function (id, i) {
+      $(id + "-value").textContent = parts[i] || "\u00a0";
+      $(id).classList.toggle("active", i === active);
+      $(id).classList.toggle("bad", entry.badPart === i);
+    });
+  }
   function renderEntryDisplay(kind) {
     var v = entry.value;
+    $("match-b").hidden = kind !== "match_b";
+    $("entry-display").hidden = kind === "match_b";
+    if (kind === "match_b") { renderMatchB(v); }
     var shown = kind === "match_b" ? v.replace(/^(\d{0,6})(\d{0,4})(\d{0,4})$/, "$1 $2 $3").trim()
       : new Array(v.length + 1).join("●");
     $("entry-display").textContent = shown || "\u00a0";
@@ -247,12 +274,15 @@
     var cred = snap && snap.credential;
     if (!cred || entry.sending) { return; }
     if (entry.value.length >= cred.max_length) { return; }
+    var problem = cred.kind === "match_b" ? matchBProblem(entry.value + c) : null;
+    entry.badPart = problem ? problem[1] : -1;
+    if (problem) { entryMessage(problem[0]); renderEntryDisplay(cred.kind); return; }
     entry.value += c; entry.msg = null; entryMessage(null);
     renderEntryDisplay(cred.kind);
   }
   function backspace() {
     if (entry.sending || !snap || !snap.credential) { return; }
-    entry.value = entry.value.slice(0, -1);
+    entry.value = entry.value.slice(0, -1); entry.badPart = -1;
     renderEntryDisplay(snap.credential.kind);
   }
   function submit() {
@@ -370,14 +400,17 @@
       document.body.dataset.error = code;
       show("error"); return;
     }
-    if (st === "awaiting_removal" && snap.ended === "timeout") {
-      $("timed-out-body").textContent = t(timedOutFrom === "result" ? "timed_out.result" : "timed_out.entry");
+    if (st === "awaiting_removal" && snap.ended === "timeout" && timedOutFrom === "entry") {
+      $("timed-out-body").textContent = t("timed_out.entry");
       show("timed_out"); return;
     }
     ["idle-notice", "removal-notice"].forEach(function (id) {
       $(id).textContent = removedEarly ? t("error.CARD_REMOVED.title") + " — " + t("error.CARD_REMOVED.action") : "";
       $(id).hidden = !removedEarly;
     });
+    if (st === "awaiting_removal" && snap.ended === "timeout" && timedOutFrom === "result") {
+      $("removal-notice").textContent = t("timed_out.result"); $("removal-notice").hidden = false;
+    }
     if (SCREENS.indexOf(st) >= 0) { show(st); } else { show("idle"); }
   }
 

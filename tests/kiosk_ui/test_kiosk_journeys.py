@@ -12,6 +12,7 @@ import pytest
 from tests.kiosk_ui import test_kiosk_browser as kiosk_browser
 from tests.kiosk_ui.test_kiosk_browser import (
     Stack,
+    enter_password,
     open_kiosk,
     type_keys,
     verify_count,
@@ -88,3 +89,44 @@ def test_time_ran_out_screen_says_so(page: Any, stack: Stack) -> None:
     assert verify_count(card) == 0
     stack.remove()
     wait_screen(page, "idle")
+
+
+def test_match_b_in_three_fields_checked_as_typed(page: Any, stack: Stack) -> None:
+    from card.emulator import PERSONAS
+
+    match_b = PERSONAS["foreign-resident"].credentials.match_b  # Gregorian YY on the card
+    open_kiosk(page, stack, "/staff")
+    card = stack.insert("foreign-resident")
+    page.wait_for_selector("#match-b", state="visible")
+    hint = page.text_content("#mb-birth")
+    assert "和暦" in hint and "外国籍" in hint and "西暦の下2桁" in hint
+    type_keys(page, "9213")  # month 13: the 3 is refused at once
+    assert "月は01から12" in page.text_content("#entry-error")
+    assert page.text_content("#mb-birth-value") == "921"
+    assert "bad" in page.get_attribute("#mb-birth", "class")
+    page.click("#entry-clear")
+    type_keys(page, match_b[2:6] + "1")  # an expiry year starts with 20
+    assert "有効期限の年" in page.text_content("#entry-error")
+    assert page.text_content("#mb-expiry-value").strip() == ""
+    type_keys(page, match_b[6:])
+    assert [page.text_content(f"#mb-{p}-value") for p in ("birth", "expiry", "code")] == [
+        match_b[:6], match_b[6:10], match_b[10:]]
+    page.click("#entry-ok")
+    wait_screen(page, "confirmb")
+    page.click("#confirmb-send")
+    wait_screen(page, "result")
+    assert verify_count(card) == 1
+
+
+def test_staff_errors_tell_the_clerk_what_to_do(page: Any, stack: Stack) -> None:
+    from card.emulator import PERSONAS
+
+    open_kiosk(page, stack, "/staff")
+    assert page.text_content("#screen-idle h1") == "お客様のカードを読み取り機に置いてください"
+    stack.insert("tampered-face")
+    enter_password(page, PERSONAS["tampered-face"].credentials.match_b)
+    wait_screen(page, "confirmb")
+    page.click("#confirmb-send")
+    wait_screen(page, "error")
+    assert "責任者に報告" in page.text_content("#error-action")
+    assert "係員" not in page.inner_text("body")

@@ -143,7 +143,12 @@ def test_staff_screens_fit_every_size(page: Any, stack: Stack) -> None:
     open_kiosk(page, stack, "/staff")
     check_every_size(page)
     stack.insert("yamada-taro")
-    enter_password(page, PERSONAS["yamada-taro"].credentials.match_b)
+    match_b = PERSONAS["yamada-taro"].credentials.match_b
+    wait_screen(page, "entry")
+    type_keys(page, match_b[:8])
+    check_every_size(page, ("#mb-birth", "#mb-expiry", "#mb-code"))
+    type_keys(page, match_b[8:])
+    page.click("#entry-ok")
     wait_screen(page, "confirmb")
     check_every_size(page, ("#confirmb-number",))
     page.click("#confirmb-send")
