@@ -26,6 +26,10 @@
   var ACTIVITY_EVERY_MS = 5000;
   var countdown = { deadline: 0, lastActivity: 0, warned: false };
   var timedOutFrom = null;
+  // Language choice lasts the visit: back to Japanese (design §5) once the kiosk has stood idle
+  // this long with nobody touching it.
+  var LANG_IDLE_MS = 30000;
+  var idleSince = 0;
 
   function $(id) { return document.getElementById(id); }
   var STAFF = document.body.dataset.mode === "staff";
@@ -35,6 +39,10 @@
     if (s === undefined) { s = CATALOGS[lang]["error.INTERNAL.title"]; }
     if (params) { Object.keys(params).forEach(function (k) { s = s.split("{" + k + "}").join(String(params[k])); }); }
     return s;
+  }
+  // A title and its advice as one notice: two sentences, not a dash between them.
+  function sentences(first, second) {
+    return lang === "ja" ? first + "。" + second : first + ". " + second;
   }
   function applyI18n() {
     document.documentElement.lang = lang;
@@ -78,6 +86,7 @@
     return snap && snap.session_id && !overlay && TIMED[snap.state] ? TIMED[snap.state] : null;
   }
   function tick() {
+    backToJapaneseWhenIdle();
     var kind = timedKind();
     var bar = $("timeout-bar");
     var left = Math.max(0, Math.ceil((countdown.deadline - Date.now()) / 1000));
@@ -88,6 +97,12 @@
     $("timeout-text").textContent = t("timeout.warning." + kind, { n: left });
     bar.hidden = false;
     if (!countdown.warned) { countdown.warned = true; $("announce").textContent = $("timeout-text").textContent; }
+  }
+  function backToJapaneseWhenIdle() {
+    var idle = snap && (snap.state === "idle" || snap.state === "no_reader") && !overlay;
+    if (!idle || lang === "ja") { idleSince = 0; return; }
+    if (!idleSince) { idleSince = Date.now(); return; }
+    if (Date.now() - idleSince >= LANG_IDLE_MS) { idleSince = 0; lang = "ja"; applyI18n(); render(); }
   }
   function stillHere(now) {
     if (!timedKind()) { return; }
@@ -344,7 +359,7 @@
       var wrongKey = "wrong." + cred.kind;
       var title = snap.error.code === "PIN_INVALID" && CATALOGS[lang][wrongKey] !== undefined
         ? t(wrongKey) : t("error." + snap.error.code + ".title");
-      $("entry-error").textContent = title + " — " + $("entry-error").textContent;
+      $("entry-error").textContent = sentences(title, $("entry-error").textContent);
     } else { entryMessage(null); }
     renderEntryDisplay(cred.kind);
     show("entry");
@@ -405,7 +420,8 @@
       show("timed_out"); return;
     }
     ["idle-notice", "removal-notice"].forEach(function (id) {
-      $(id).textContent = removedEarly ? t("error.CARD_REMOVED.title") + " — " + t("error.CARD_REMOVED.action") : "";
+      $(id).textContent = !removedEarly ? "" : removedEarly === "entry" ? t("removed.entry")
+        : sentences(t("error.CARD_REMOVED.title"), t("error.CARD_REMOVED.action"));
       $(id).hidden = !removedEarly;
     });
     if (st === "awaiting_removal" && snap.ended === "timeout" && timedOutFrom === "result") {
@@ -424,15 +440,12 @@
     // person still needs to hear that the card left too early (issue 5, failures).
     var prev = snap ? snap.state : null;
     var gone = next.state === "idle" || next.state === "awaiting_removal";
-    if (gone && (prev === "reading" || prev === "card_present")) {
-      removedEarly = true;
+    if (gone && (prev === "reading" || prev === "card_present" ||
+        (prev === "awaiting_credential" && next.ended === "card_removed"))) {
+      removedEarly = prev === "awaiting_credential" ? "entry" : "read";
       clearTimeout(removedTimer);
       removedTimer = setTimeout(function () { removedEarly = false; render(); }, 10000);
     } else if (!gone) { removedEarly = false; }
-    // The next person starts in Japanese again (design §5: Japanese by default).
-    if (next.state === "idle" && prev && prev !== "idle" && prev !== "no_reader" && lang !== "ja") {
-      lang = "ja"; applyI18n();
-    }
     if (!snap || next.seq !== snap.seq) {
       countdown.deadline = next.timeout_s ? Date.now() + next.timeout_s * 1000 : 0;
     }
@@ -475,8 +488,8 @@
     $("error-done").addEventListener("click", cancelSession);
     $("timeout-extend").addEventListener("click", function () { $("timeout-bar").hidden = true; stillHere(true); });
     // Any touch or key while a timed screen is up means the person is still there.
-    document.addEventListener("pointerdown", function () { stillHere(false); });
-    document.addEventListener("keydown", function () { stillHere(false); });
+    document.addEventListener("pointerdown", function () { idleSince = 0; stillHere(false); });
+    document.addEventListener("keydown", function () { idleSince = 0; stillHere(false); });
     setInterval(tick, 1000);
     document.addEventListener("keydown", function (e) {
       if (!snap || snap.state !== "awaiting_credential" || document.body.dataset.screen !== "entry") { return; }

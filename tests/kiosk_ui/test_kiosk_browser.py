@@ -324,8 +324,7 @@ def test_language_switch(page: Any, stack: Stack) -> None:
     assert page.text_content("#r-sex") == "Male"  # capitalised for display
     shot(page, "result-en.png")
     stack.remove()
-    wait_screen(page, "idle")  # the next person starts in Japanese
-    assert page.text_content("#screen-idle h1") == "カードをかざしてください"
+    wait_screen(page, "idle")  # back to Japanese once nobody is there: test_kiosk_journeys.py
 
 
 def test_double_submit_and_overlong_password_send_one_verify(page: Any, stack: Stack) -> None:

@@ -130,3 +130,31 @@ def test_staff_errors_tell_the_clerk_what_to_do(page: Any, stack: Stack) -> None
     wait_screen(page, "error")
     assert "責任者に報告" in page.text_content("#error-action")
     assert "係員" not in page.inner_text("body")
+
+
+def test_language_lasts_the_visit_and_japanese_returns_when_idle(page: Any, stack: Stack) -> None:
+    page.clock.install()
+    open_kiosk(page, stack)
+    page.click("#lang")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    stack.remove()  # taken away while the entry screen was up: said so, in English
+    wait_screen(page, "idle")
+    page.wait_for_selector("#idle-notice", state="visible")
+    assert page.text_content("#idle-notice") == (
+        "The card was taken away, so we stopped. To go on, place it again.")
+    assert page.text_content("#screen-idle h1") == "Tap your card"
+    card = stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    assert page.text_content("#entry-title") == "Enter your signature certificate password"
+    stack.agent.service.demo.fault(remove_after_apdus=card._apdus_since_power_on + 4)
+    enter_password(page, "MYNA2026")  # the card leaves mid-read
+    wait_screen(page, "idle")
+    page.wait_for_selector("#idle-notice", state="visible")
+    assert page.text_content("#idle-notice").startswith("The card was removed too early. ")
+    page.clock.run_for(20_000)
+    assert page.evaluate("document.documentElement.lang") == "en"  # still the same visit
+    page.clock.run_for(15_000)  # nobody there for over 30 s: the next person gets Japanese
+    page.wait_for_function("() => document.documentElement.lang === 'ja'")
+    assert page.text_content("#screen-idle h1") == "カードをかざしてください"
