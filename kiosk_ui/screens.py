@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -52,6 +53,35 @@ class _SentGuard:
         self._sent.move_to_end(session_id)
         while len(self._sent) > 64:
             self._sent.popitem(last=False)
+
+
+class _StaffCalls:
+    """Calls for help from the unattended screen, shown on the staff screen until answered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: OrderedDict[int, float] = OrderedDict()
+        self._next = 1
+
+    def call(self) -> int:
+        with self._lock:
+            number, self._next = self._next, self._next + 1
+            self._calls[number] = time.time()
+            while len(self._calls) > 16:
+                self._calls.popitem(last=False)
+            return number
+
+    def open_calls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"id": n, "at": at} for n, at in self._calls.items()]
+
+    def answer(self, number: int) -> None:
+        with self._lock:
+            self._calls.pop(number, None)
+
+
+def _staff_calls() -> _StaffCalls:
+    return current_app.extensions.setdefault("myna_staff_calls", _StaffCalls())
 
 
 def _agent() -> AgentClient:
@@ -244,6 +274,28 @@ def activity() -> tuple[Response, int] | Response:
         return _fail(503, "UNAVAILABLE", "unavailable.title")
     except AgentRequestError as e:
         return _fail(409, e.code)
+
+
+@bp.post("/api/call-staff")
+def call_staff() -> Response:
+    """The person at the unattended screen asks for help; the staff screen shows it."""
+    log.info("help requested at the kiosk")
+    return jsonify({"ok": True, "id": _staff_calls().call()})
+
+
+@bp.get("/api/staff-calls")
+def staff_calls() -> Response:
+    return jsonify({"calls": _staff_calls().open_calls()})
+
+
+@bp.post("/api/staff-calls/answer")
+def answer_staff_call() -> tuple[Response, int] | Response:
+    body = _json_body()
+    number = body.get("id") if body else None
+    if not isinstance(number, int) or isinstance(number, bool):
+        return _fail(400, "INPUT", "input.bad_request")
+    _staff_calls().answer(number)
+    return jsonify({"ok": True})
 
 
 @bp.post("/api/reveal")

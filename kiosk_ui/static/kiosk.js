@@ -48,6 +48,7 @@
     document.documentElement.lang = lang;
     document.querySelectorAll("[data-i18n]").forEach(function (el) { el.textContent = t(el.dataset.i18n); });
   }
+  var lastScreenMessage = "";
   function show(name) {
     SCREENS.forEach(function (s) { $("screen-" + s).hidden = (s !== name); });
     var changed = document.body.dataset.screen !== name;
@@ -59,8 +60,12 @@
     var msg = (h ? h.textContent : "");
     var alertEl = sec.querySelector(".alert:not([hidden])");
     if (name === "error") { msg += " " + $("error-action").textContent; }
+    else if (name === "entry" && $("entry-tries").textContent) { msg += " " + $("entry-tries").textContent; }
+    else if (name === "timed_out") { msg += " " + $("timed-out-body").textContent; }
     else if (alertEl) { msg += " " + alertEl.textContent; }
-    if (changed || $("announce").textContent !== msg) { $("announce").textContent = msg; }
+    // Only a new screen or a changed message is announced, so that a re-render does not
+    // overwrite another announcement (a countdown, a call for staff).
+    if (changed || lastScreenMessage !== msg) { $("announce").textContent = msg; lastScreenMessage = msg; }
     if (changed) {
       // A new screen starts at its top (the verdict, the question), and keyboard and screen
       // reader focus moves to its heading instead of falling back to <body>.
@@ -87,6 +92,7 @@
   }
   function tick() {
     backToJapaneseWhenIdle();
+    remindCardLeft();
     var kind = timedKind();
     var bar = $("timeout-bar");
     var left = Math.max(0, Math.ceil((countdown.deadline - Date.now()) / 1000));
@@ -103,6 +109,74 @@
     if (!idle || lang === "ja") { idleSince = 0; return; }
     if (!idleSince) { idleSince = Date.now(); return; }
     if (Date.now() - idleSince >= LANG_IDLE_MS) { idleSince = 0; lang = "ja"; applyI18n(); render(); }
+  }
+  // A card left on the reader: a visible reminder first, then a sound, repeated.
+  var REMIND_MS = 20000, BEEP_MS = 40000, BEEP_EVERY_MS = 20000;
+  var cardLeft = { since: 0, reminded: false, lastBeep: 0 };
+  var audio = null;
+  function beep() {
+    document.body.dataset.beeps = String((+document.body.dataset.beeps || 0) + 1);
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = 880; gain.gain.value = 0.2;
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + 0.3);
+    } catch (e) { /* no audio device: the visual reminder stays */ }
+  }
+  function remindCardLeft() {
+    var waiting = snap && !overlay && snap.state === "awaiting_removal";
+    if (!waiting) {
+      cardLeft = { since: 0, reminded: false, lastBeep: 0 }; $("card-left").hidden = true; return;
+    }
+    var now = Date.now();
+    if (!cardLeft.since) { cardLeft.since = now; return; }
+    if (now - cardLeft.since >= REMIND_MS) {
+      $("card-left-text").textContent = t("card_left.reminder");
+      $("card-left").hidden = false;
+      if (!cardLeft.reminded) { cardLeft.reminded = true; $("announce").textContent = t("card_left.reminder"); }
+    }
+    if (now - cardLeft.since >= BEEP_MS && now - cardLeft.lastBeep >= BEEP_EVERY_MS) {
+      cardLeft.lastBeep = now; beep();
+    }
+  }
+  // Help: the unattended screen calls staff; the staff screen shows open calls until answered.
+  var callStatusTimer = null;
+  function callStaff() {
+    post("/api/call-staff", {}).then(function (r) {
+      if (r.status !== 200) { return; }
+      $("call-staff").setAttribute("aria-pressed", "true");
+      $("call-status").hidden = false;
+      $("announce").textContent = t("call_staff.sent");
+      clearTimeout(callStatusTimer);
+      callStatusTimer = setTimeout(function () {
+        $("call-status").hidden = true; $("call-staff").setAttribute("aria-pressed", "false");
+      }, 60000);
+    });
+  }
+  var openCall = null;
+  function jstTime(epochS) {
+    var d = new Date(epochS * 1000 + 9 * 3600 * 1000);
+    return d.getUTCHours() + ":" + String(d.getUTCMinutes()).padStart(2, "0");
+  }
+  function pollStaffCalls() {
+    fetch("/api/staff-calls", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (j) {
+      var calls = j && Array.isArray(j.calls) ? j.calls : [];
+      openCall = calls.length ? calls[calls.length - 1] : null;
+      renderStaffCall();
+    }, function () { /* the next poll tries again */ });
+  }
+  function renderStaffCall() {
+    var bar = $("staff-call");
+    if (!bar) { return; }
+    var wasHidden = bar.hidden;
+    bar.hidden = !openCall;
+    if (openCall) {
+      $("staff-call-text").textContent = t("staff_call.notice", { time: jstTime(openCall.at) });
+      if (wasHidden) { beep(); }
+    }
   }
   function stillHere(now) {
     if (!timedKind()) { return; }
@@ -467,7 +541,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     applyI18n();
-    $("lang").addEventListener("click", function () { lang = lang === "ja" ? "en" : "ja"; applyI18n(); render(); });
+    $("lang").addEventListener("click", function () { lang = lang === "ja" ? "en" : "ja"; applyI18n(); render(); tick(); renderStaffCall(); });
     $("pad").addEventListener("click", function (e) { var k = e.target.dataset && e.target.dataset.key; if (k) { typeChar(k); } });
     $("entry-clear").addEventListener("click", backspace);
     $("entry-ok").addEventListener("click", submit);
@@ -491,6 +565,15 @@
     document.addEventListener("pointerdown", function () { idleSince = 0; stillHere(false); });
     document.addEventListener("keydown", function () { idleSince = 0; stillHere(false); });
     setInterval(tick, 1000);
+    if ($("call-staff")) { $("call-staff").addEventListener("click", callStaff); }
+    if ($("staff-call")) {
+      $("staff-call-answer").addEventListener("click", function () {
+        if (openCall) { post("/api/staff-calls/answer", { id: openCall.id }); }
+        openCall = null; renderStaffCall();
+      });
+      pollStaffCalls();
+      setInterval(pollStaffCalls, 3000);
+    }
     document.addEventListener("keydown", function (e) {
       if (!snap || snap.state !== "awaiting_credential" || document.body.dataset.screen !== "entry") { return; }
       // Enter on a focused button presses that button (Cancel must never send); Enter submits
