@@ -128,7 +128,7 @@ def test_happy_sign_flow(page: Any, stack: Stack, caplog: pytest.LogCaptureFixtu
     page.set_viewport_size(LANDSCAPE)
     card = stack.insert("yamada-taro")
     wait_screen(page, "entry")
-    assert "残り 5 回" in page.text_content("#entry-tries")
+    assert "残り5回" in page.text_content("#entry-tries")
     assert page.is_visible("#test-banner")
     type_keys(page, "MYNA2026")
     assert page.text_content("#entry-display") == "●" * 8  # never echoed
@@ -171,8 +171,8 @@ def test_wrong_password_then_right(page: Any, stack: Stack) -> None:
     card = stack.insert("yamada-taro")
     enter_password(page, "WRONG1")
     page.wait_for_function("() => !document.getElementById('entry-error').hidden")
-    assert "残り 4 回" in page.text_content("#entry-error")
-    assert "残り 4 回" in page.text_content("#entry-tries")
+    assert "残り4回" in page.text_content("#entry-error")
+    assert "残り4回" in page.text_content("#entry-tries")
     shot(page, "wrong-password.png")
     type_keys(page, "MYNA2026")
     page.click("#entry-ok")
@@ -314,7 +314,7 @@ def test_language_switch(page: Any, stack: Stack) -> None:
     assert "5 tries left" in page.text_content("#entry-tries")
     page.click("#lang")
     page.wait_for_function(
-        "() => document.getElementById('entry-tries').textContent.includes('残り 5 回')"
+        "() => document.getElementById('entry-tries').textContent.includes('残り5回')"
     )
     page.click("#lang")
     enter_password(page, "MYNA2026")

@@ -16,7 +16,8 @@ def test_both_languages_have_the_same_keys() -> None:
 def test_staff_screen_never_tells_the_clerk_to_call_staff() -> None:
     for lang in LANGS:
         cat = catalog(lang)
-        public = [k for k in cat if not k.startswith(STAFF_PREFIX)]
+        # The call-staff button exists on the unattended screen only.
+        public = [k for k in cat if not k.startswith((STAFF_PREFIX, "call_staff"))]
         staff = {k: staff_text(cat, k) for k in public}
         bad = {k: v for k, v in staff.items() if re.search(r"係員|member of staff", v)}
         assert bad == {}
@@ -27,3 +28,26 @@ def test_every_error_has_staff_wording() -> None:
     missing = [code for code in _ERRORS if f"{STAFF_PREFIX}error.{code}.action" not in cat
                and "係員" in cat[f"error.{code}.action"]]
     assert missing == []
+
+
+def all_texts(lang: str) -> dict[str, str]:
+    return catalog(lang)
+
+
+def test_japanese_has_no_half_width_spaces_around_numbers() -> None:
+    spaced = {k: v for k, v in all_texts("ja").items()
+              if re.search(r"[0-9}] [^A-Za-z]|[^A-Za-z] [0-9{]", v)}
+    assert spaced == {}
+
+
+def test_no_dashes_between_sentences() -> None:
+    for lang in LANGS:
+        dashed = {k: v for k, v in all_texts(lang).items() if "—" in v or " - " in v}
+        assert dashed == {}
+
+
+def test_public_badges_are_plain_words_and_the_staff_keeps_the_terms() -> None:
+    ja = catalog("ja")
+    public = " ".join(v for k, v in ja.items() if k.startswith("badge."))
+    assert not re.search(r"チェーン|署名|検証済|所持", public)
+    assert staff_text(ja, "badge.chain") == "証明書チェーン検証済"
