@@ -139,6 +139,8 @@ def _page(mode: str) -> str:
         mode=mode,
         want_flow="face" if mode == "staff" else current_app.config["UNATTENDED_FLOW"] or "",
         catalogs=json.dumps(all_catalogs(), ensure_ascii=False),
+        # A printed record leaves out the photo unless configured (MYNA_KIOSK_PRINT_PHOTO).
+        print_photo=bool(current_app.config.get("PRINT_PHOTO", False)),
         # Japanese text in the HTML itself, before the script runs; staff wording on /staff.
         t=(lambda key: staff_text(ja, key)) if mode == "staff" else ja.__getitem__,
     )

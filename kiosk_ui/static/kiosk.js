@@ -256,7 +256,41 @@
       revealTimer = setTimeout(function () { revealTimer = null; render(); }, REVEAL_MS);
     });
   }
+  // ---- staff verification record --------------------------------------------------------
+  var record = { session: null, at: 0, visualAt: 0 };
+  function jstDateTime(ms) {
+    var d = new Date(ms + 9 * 3600 * 1000);
+    return t("record.datetime", { y: d.getUTCFullYear(), m: d.getUTCMonth() + 1, d: d.getUTCDate(),
+      mon: t("date.months").split(",")[d.getUTCMonth()], hh: d.getUTCHours(),
+      mm: String(d.getUTCMinutes()).padStart(2, "0") });
+  }
+  function hhmm(ms) {
+    var d = new Date(ms + 9 * 3600 * 1000);
+    return d.getUTCHours() + ":" + String(d.getUTCMinutes()).padStart(2, "0");
+  }
+  function renderRecord(res, unverified) {
+    if (!$("record")) { return; }
+    if (record.session !== snap.session_id) {
+      record = { session: snap.session_id, at: Date.now(), visualAt: 0 };
+      $("visual-check").checked = false;
+    }
+    $("rec-time").textContent = jstDateTime(record.at);
+    $("rec-ref").textContent = snap.session_id || "";
+    var checks = res.assurance.filter(function (a) { return a !== "not-verified"; }).map(function (a) {
+      return t(a === "record-signature" && res.flow === "number" ? "record.check.record-signature.number" : "record.check." + a);
+    });
+    if (unverified) { checks.push(t("record.check.not-verified")); }
+    $("rec-method").textContent = [t("record.method." + res.flow)].concat(checks).join(t("record.join"));
+    $("rec-visual").textContent = record.visualAt ? t("record.visual_done", { time: hhmm(record.visualAt) })
+      : t("record.visual_pending");
+    $("rec-visual").className = record.visualAt ? "done" : "pending";
+  }
   function clearResult() {
+    if ($("record")) {
+      record = { session: null, at: 0, visualAt: 0 };
+      ["rec-time", "rec-ref", "rec-method", "rec-visual"].forEach(function (i) { $(i).textContent = ""; });
+      $("visual-check").checked = false;
+    }
     maskNumber("");
     $("r-number-row").hidden = true; $("r-number-label").hidden = true;
     ["r-name", "r-address", "r-birth", "r-sex", "r-expiry", "result-title"].forEach(function (i) { $(i).textContent = ""; });
@@ -305,6 +339,7 @@
     var a = face && setImg($("r-name-image"), id.name_image);
     var b2 = face && setImg($("r-address-image"), id.address_image);
     $("result-images").hidden = !(a || b2);
+    renderRecord(res, unverified);
   }
 
   // ---- entry ----------------------------------------------------------------------------
@@ -552,6 +587,12 @@
     $("confirmb-send").addEventListener("click", submit);
     $("result-done").addEventListener("click", cancelSession);
     if ($("reveal")) { $("reveal").addEventListener("click", toggleReveal); }
+    if ($("record")) {
+      $("visual-check").addEventListener("change", function () {
+        record.visualAt = $("visual-check").checked ? Date.now() : 0; render();
+      });
+      $("result-print").addEventListener("click", function () { window.print(); });
+    }
     if ($("flow-choice")) {
       $("flow-choice").addEventListener("click", function (e) {
         var f = e.target.dataset && e.target.dataset.flow;
