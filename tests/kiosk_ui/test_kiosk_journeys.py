@@ -14,6 +14,7 @@ from tests.kiosk_ui.test_kiosk_browser import (
     Stack,
     enter_password,
     open_kiosk,
+    shot,
     type_keys,
     verify_count,
     wait_screen,
@@ -64,6 +65,7 @@ def test_countdown_warns_before_the_reset_and_more_time_extends_it(page: Any, st
     assert typed.value.json()["timeout_s"] == 30
     page.clock.run_for(16_000)  # 16 s without a touch, 14 s left of the 30 s window
     page.wait_for_selector("#timeout-bar", state="visible")
+    shot(page, "timeout-warning.png")
     left = seconds_left(page)
     assert 0 < left <= 15  # the warning comes 15 s before the reset
     assert "秒で最初の画面に戻ります" in page.text_content("#announce")  # said once
@@ -86,6 +88,7 @@ def test_time_ran_out_screen_says_so(page: Any, stack: Stack) -> None:
     wait_screen(page, "timed_out")  # the agent's 1 s window ran out: the page says so
     assert page.text_content("#screen-timed_out h1") == "時間切れになりました"
     assert "カードをいったんお取りください" in page.text_content("#timed-out-body")
+    shot(page, "timed-out.png")
     assert verify_count(card) == 0
     stack.remove()
     wait_screen(page, "idle")
@@ -98,10 +101,15 @@ def test_match_b_in_three_fields_checked_as_typed(page: Any, stack: Stack) -> No
     open_kiosk(page, stack, "/staff")
     card = stack.insert("foreign-resident")
     page.wait_for_selector("#match-b", state="visible")
+    type_keys(page, match_b[:8])
+    shot(page, "staff-match-b-entry.png")
+    for _ in range(8):
+        page.click("#entry-clear")
     hint = page.text_content("#mb-birth")
     assert "和暦" in hint and "外国籍" in hint and "西暦の下2桁" in hint
     type_keys(page, "9213")  # month 13: the 3 is refused at once
     assert "月は01から12" in page.text_content("#entry-error")
+    shot(page, "staff-match-b-refused.png")
     assert page.text_content("#mb-birth-value") == "921"
     assert "bad" in page.get_attribute("#mb-birth", "class")
     page.click("#entry-clear")
@@ -171,6 +179,8 @@ def test_call_staff_raises_a_notice_on_the_staff_screen(page: Any, stack: Stack)
     assert "係員を呼びました" in page.text_content("#announce")
     staff.wait_for_selector("#staff-call", state="visible")  # within one poll
     assert "お客様が呼んでいます" in staff.text_content("#staff-call-text")
+    shot(page, "call-staff.png")
+    shot(staff, "staff-call-notice.png")
     staff.click("#staff-call-answer")
     assert staff.is_hidden("#staff-call")
     staff.wait_for_function(
@@ -186,6 +196,7 @@ def test_card_left_on_the_reader_gets_a_reminder_then_a_sound(page: Any, stack: 
     wait_screen(page, "awaiting_removal")
     page.clock.run_for(21_000)
     page.wait_for_selector("#card-left", state="visible")
+    shot(page, "card-left-reminder.png")
     assert "カードが読み取り機に残っています" in page.text_content("#announce")
     assert page.evaluate("document.body.dataset.beeps") is None  # a sound only after the reminder
     page.clock.run_for(20_000)
@@ -258,6 +269,7 @@ def test_staff_result_is_a_verification_record(page: Any, stack: Stack) -> None:
     assert page.text_content("#rec-visual") == "まだ確認していません"
     page.check("#visual-check")
     assert page.text_content("#rec-visual") == "本人と一致（10:30に確認）"
+    shot(page, "staff-record.png")
     page.click("#lang")
     assert page.text_content("#rec-time") == "1 Apr 2026, 10:30 JST"
     page.click("#lang")

@@ -17,6 +17,7 @@ from tests.kiosk_ui.test_kiosk_browser import (
     Stack,
     enter_password,
     open_kiosk,
+    shot,
     type_keys,
     wait_screen,
 )
@@ -83,13 +84,20 @@ def set_lang(page: Any, lang: str) -> None:
         page.wait_for_function(f"() => document.documentElement.lang === {lang!r}")
 
 
-def check_every_size(page: Any, must_see: tuple[str, ...] = ()) -> None:
-    """The screen on display, at each size and in each language, then back to 1920×1080 ja."""
+def check_every_size(
+    page: Any, must_see: tuple[str, ...] = (), shots: str | None = None
+) -> None:
+    """The screen on display, at each size and in each language, then back to 1920×1080 ja.
+
+    ``shots`` names the README tour's pictures of it at the kiosk-panel and tablet sizes.
+    """
     problems: list[str] = []
     for size_name, size in SIZES.items():
         page.set_viewport_size(size)
         for lang in ("ja", "en"):
             set_lang(page, lang)
+            if shots and lang == "ja" and size_name in ("1366x768", "800x1280"):
+                shot(page, f"{shots}-{size_name}.png")
             screen = page.evaluate("document.body.dataset.screen")
             found = page.evaluate(LAYOUT_PROBLEMS, list(must_see))
             problems += [f"{screen} {size_name} {lang}: {p}" for p in found]
@@ -107,7 +115,7 @@ def test_unattended_screens_fit_every_size(page: Any, stack: Stack) -> None:
     stack.insert("yamada-taro")
     wait_screen(page, "entry")
     type_keys(page, "MYNA")
-    check_every_size(page, ("#entry-display", "#entry-tries"))
+    check_every_size(page, ("#entry-display", "#entry-tries"), shots="password-entry")
     page.click("#entry-ok")  # too short: refused on the page
     type_keys(page, "XX")
     page.click("#entry-ok")
@@ -115,7 +123,7 @@ def test_unattended_screens_fit_every_size(page: Any, stack: Stack) -> None:
     check_every_size(page, ("#entry-error", "#entry-display"))
     enter_password(page, "MYNA2026")
     wait_screen(page, "result")
-    check_every_size(page, RESULT_VERDICT)
+    check_every_size(page, RESULT_VERDICT, shots="result")
     page.click("#result-done")
     wait_screen(page, "awaiting_removal")
     check_every_size(page)
@@ -146,7 +154,7 @@ def test_staff_screens_fit_every_size(page: Any, stack: Stack) -> None:
     match_b = PERSONAS["yamada-taro"].credentials.match_b
     wait_screen(page, "entry")
     type_keys(page, match_b[:8])
-    check_every_size(page, ("#mb-birth", "#mb-expiry", "#mb-code"))
+    check_every_size(page, ("#mb-birth", "#mb-expiry", "#mb-code"), shots="staff-match-b")
     type_keys(page, match_b[8:])
     page.click("#entry-ok")
     wait_screen(page, "confirmb")
@@ -154,7 +162,7 @@ def test_staff_screens_fit_every_size(page: Any, stack: Stack) -> None:
     page.click("#confirmb-send")
     wait_screen(page, "result")
     page.wait_for_function("() => document.getElementById('result-photo').naturalWidth > 0")
-    check_every_size(page, (*RESULT_VERDICT, "#result-photo"))
+    check_every_size(page, (*RESULT_VERDICT, "#result-photo"), shots="staff-face-result")
 
 
 def test_new_screen_opens_at_its_top_with_focus_on_its_heading(page: Any, stack: Stack) -> None:
@@ -218,3 +226,29 @@ def test_words_names_and_dates_are_never_split(page: Any, stack: Stack) -> None:
             "() => document.getElementById('r-name').getClientRects().length"
         ) >= 1
     assert page.evaluate("getComputedStyle(document.body).wordBreak") in ("normal", "keep-all")
+
+
+def test_time_warning_and_reminder_screens_fit_every_size(page: Any, stack: Stack) -> None:
+    page.clock.install()
+    open_kiosk(page, stack)
+    stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    page.clock.run_for(16_000)
+    page.wait_for_selector("#timeout-bar", state="visible")
+    check_every_size(page, ("#timeout-extend", "#entry-display"))
+    page.click("#entry-cancel")
+    wait_screen(page, "awaiting_removal")
+    page.clock.run_for(21_000)
+    page.wait_for_selector("#card-left", state="visible")
+    check_every_size(page, ("#card-left",))
+    page.click("#call-staff")
+    page.wait_for_selector("#call-status", state="visible")
+    check_every_size(page, ("#call-status",))
+
+
+@pytest.mark.parametrize("agent_config", [{"credential_s": 1.0}])
+def test_timed_out_screen_fits_every_size(page: Any, stack: Stack) -> None:
+    open_kiosk(page, stack)
+    stack.insert("yamada-taro")
+    wait_screen(page, "timed_out")
+    check_every_size(page, ("#timed-out-body",))
