@@ -252,3 +252,17 @@ def test_timed_out_screen_fits_every_size(page: Any, stack: Stack) -> None:
     stack.insert("yamada-taro")
     wait_screen(page, "timed_out")
     check_every_size(page, ("#timed-out-body",))
+
+
+def test_staff_number_result_fits_every_size(page: Any, stack: Stack) -> None:
+    from card.emulator import PERSONAS
+
+    open_kiosk(page, stack, "/staff")
+    page.wait_for_selector("#flow-choice", state="visible")
+    page.click("#flow-number")
+    stack.insert("foreign-resident")
+    pad_kind = "() => document.getElementById('pad').dataset.kind"
+    page.wait_for_function(f"{pad_kind} === 'input_helper_pin'")
+    enter_password(page, PERSONAS["foreign-resident"].credentials.input_helper_pin)
+    wait_screen(page, "result")
+    check_every_size(page, (*RESULT_VERDICT, "#reveal", "#r-number"))
