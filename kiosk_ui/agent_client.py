@@ -91,6 +91,8 @@ class Snapshot:
     test_trust: bool
     demo: bool
     reader: str | None = None
+    timeout_s: float | None = None  # the waiting state's window, restarted by activity
+    ended: str | None = None  # why the last session ended ("timeout", "card_removed", ...)
 
     @classmethod
     def from_json(cls, data: object) -> Snapshot:
@@ -168,7 +170,17 @@ def _parse_snapshot(data: object) -> Snapshot:
         test_trust=bool(data.get("test_trust", False)),
         demo=bool(data.get("demo", False)),
         reader=_opt_str(data.get("reader"), 256),
+        timeout_s=_opt_seconds(data.get("timeout_s")),
+        ended=_opt_str(data.get("ended"), 32),
     )
+
+
+def _opt_seconds(v: object) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 86400:
+        raise TypeError("expected seconds")
+    return float(v)
 
 
 class AgentClient:
@@ -267,6 +279,18 @@ class AgentClient:
             "confirm_last_try": confirm_last_try,
         }
         return Snapshot.from_json(self._request("POST", "/v1/credential", body))
+
+    def activity(self, session_id: str) -> float:
+        """The person is still there: restart the session's timer; returns seconds left."""
+        data = self._request("POST", "/v1/activity", {"session_id": session_id})
+        left = data.get("timeout_s") if isinstance(data, dict) else None
+        try:
+            seconds = _opt_seconds(left)
+        except TypeError as e:
+            raise AgentUnavailableError("malformed activity answer") from e
+        if seconds is None:
+            raise AgentUnavailableError("malformed activity answer")
+        return seconds
 
     def cancel(self, session_id: str) -> Snapshot:
         return Snapshot.from_json(self._request("POST", "/v1/cancel", {"session_id": session_id}))

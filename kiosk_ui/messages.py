@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 LANGS: Final = ("ja", "en")
+STAFF_PREFIX: Final = "staff:"
 
 _JA: dict[str, str] = {
     "lang.switch": "English",
@@ -24,7 +25,7 @@ _JA: dict[str, str] = {
     "result.my_number": "個人番号",
     "reveal.show": "表示する",
     "reveal.hide": "隠す",
-    "test.banner": "テスト用 — 本物のカードの確認結果ではありません",
+    "test.banner": "テスト用です。本物のカードの確認結果ではありません",
     "idle.title": "カードをかざしてください",
     "idle.hint": "マイナンバーカードを読み取り機の上に置いてください",
     "no_reader.title": "読み取り機が見つかりません",
@@ -35,11 +36,23 @@ _JA: dict[str, str] = {
     "entry.title.auth_pin": "利用者証明用の暗証番号（数字4桁）を入力してください",
     "entry.title.input_helper_pin": "券面事項入力補助用の暗証番号（数字4桁）を入力してください",
     "entry.title.match_b": "照合番号B（14桁）を入力してください",
-    "entry.hint.sign_password": "英大文字と数字 6〜16文字",
+    "entry.hint.sign_password": "英大文字と数字で6〜16文字",
     "entry.hint.auth_pin": "数字4桁",
     "entry.hint.input_helper_pin": "数字4桁",
     "entry.hint.match_b": "生年月日（和暦YYMMDD）＋有効期限の西暦年＋セキュリティコード",
-    "entry.tries_left": "残り {n} 回まで入力できます",
+    "entry.tries_left": "残り{n}回まで入力できます",
+    "match_b.birth": "生年月日（6桁）",
+    "match_b.birth_hint": (
+        "和暦の年2桁と月日（平成2年4月1日なら020401）。"
+        "外国籍の方のカードは西暦の下2桁と月日（1992年7月4日なら920704）"
+    ),
+    "match_b.expiry": "有効期限の年（西暦4桁）",
+    "match_b.expiry_hint": "カード表面の有効期限の年（2035など）",
+    "match_b.code": "セキュリティコード（4桁）",
+    "match_b.code_hint": "カード表面に記載の4桁の数字",
+    "match_b.bad_month": "生年月日の月は01から12です",
+    "match_b.bad_day": "生年月日の日がその月にありません",
+    "match_b.bad_year": "有効期限の年は西暦4桁です（2015年以降）",
     "entry.ok": "決定",
     "entry.clear": "1文字消す",
     "entry.cancel": "やめる",
@@ -58,12 +71,12 @@ _JA: dict[str, str] = {
     "step.read_retry_counter": "残り回数を確認",
     "step.verify_pin": "パスワードを照合",
     "step.read_certificate": "証明書を読み取り",
-    "step.read_ca_certificate": "発行者の証明書を読み取り",
+    "step.read_ca_certificate": "発行元の証明書を読み取り",
     "step.validate_chain": "証明書を検証",
-    "step.parse_identity": "基本4情報を取り出し",
-    "step.sign_challenge": "カードで署名",
-    "step.verify_possession": "カードの署名を確認",
-    "step.get_challenge": "確認用の乱数を準備",
+    "step.parse_identity": "氏名・住所などを取り出し",
+    "step.sign_challenge": "カードで確認",
+    "step.verify_possession": "本物のカードか確認",
+    "step.get_challenge": "確認の準備",
     "step.read_face": "券面情報を読み取り",
     "step.read_cvc": "カード証明書を読み取り",
     "step.verify_cvc": "カード証明書を検証",
@@ -85,15 +98,51 @@ _JA: dict[str, str] = {
     "result.name_image": "氏名（券面）",
     "result.address_image": "住所（券面）",
     "result.substitute": "（外字を含むため一部代替文字で表示）",
-    "badge.chain": "証明書チェーン検証済",
-    "badge.revocation-checked": "失効確認済",
-    "badge.chain_no_revocation": "失効は未確認",
-    "badge.possession": "カード所持を確認",
-    "badge.record-signature": "券面情報の署名を検証済",
-    "badge.record-signature.number": "個人番号・基本4情報の署名を検証済",
-    "badge.not-verified": "読み取りのみ・未検証",
+    "badge.chain": "正規の電子証明書です",
+    "badge.revocation-checked": "失効していません",
+    "badge.chain_no_revocation": "失効は確認していません",
+    "badge.possession": "本物のカードです",
+    "badge.record-signature": "券面の情報は書き換えられていません",
+    "badge.record-signature.number": "個人番号と氏名などは書き換えられていません",
+    "badge.not-verified": "読み取りのみ（確認はしていません）",
     "unverified.note": "発行者の鍵が設定されていないため、この券面情報は検証されていません。",
     "remove.title": "カードをお取りください",
+    "record.title": "確認記録",
+    "record.time": "確認日時",
+    "record.reference": "照会番号",
+    "record.method": "確認方法",
+    "record.visual": "目視確認",
+    "record.visual_confirm": "目視で本人と一致を確認しました",
+    "record.visual_done": "本人と一致（{time}に確認）",
+    "record.visual_pending": "まだ確認していません",
+    "record.print": "印刷",
+    "record.datetime": "{y}年{m}月{d}日{hh}時{mm}分（日本時間）",
+    "record.method.face": "ICチップの券面事項確認APを照合番号Bで読み取り",
+    "record.method.number": "ICチップの券面事項入力補助APを暗証番号で読み取り",
+    "record.method.sign": "ICチップの署名用電子証明書をパスワードで読み取り",
+    "record.method.auth": "ICチップの利用者証明用電子証明書を暗証番号で読み取り",
+    "record.check.chain": "証明書チェーンを検証",
+    "record.check.revocation-checked": "失効していないことを確認",
+    "record.check.possession": "カードの秘密鍵による署名で本物のカードと確認",
+    "record.check.record-signature": "券面情報の署名を検証",
+    "record.check.record-signature.number": "個人番号・基本4情報の署名を検証",
+    "record.check.not-verified": "署名は未検証（発行者の鍵が未設定）",
+    "record.join": "、",
+    "card_left.reminder": "カードが読み取り機に残っています。お取りください",
+    "call_staff": "係員を呼ぶ",
+    "call_staff.sent": "係員を呼びました。そのままお待ちください",
+    "staff_call.notice": "受付の画面でお客様が呼んでいます（{time}）",
+    "staff_call.answer": "対応しました",
+    "removed.entry": "カードが離れたため、中止しました。続けるときは、もう一度置いてください。",
+    "timeout.warning.entry": "操作がないため、あと{n}秒で最初の画面に戻ります",
+    "timeout.warning.result": "あと{n}秒でこの画面を閉じます",
+    "timeout.extend": "延長する",
+    "timed_out.title": "時間切れになりました",
+    "timed_out.entry": (
+        "入力の時間が過ぎたため、最初に戻りました。カードをいったんお取りください。"
+        "もう一度置くと、やり直せます。"
+    ),
+    "timed_out.result": "表示の時間が過ぎたため、画面を閉じました。カードをお取りください。",
     "remove.hint": "お忘れ物のないようご注意ください",
     "done": "終了",
     "unavailable.title": "ただいまご利用いただけません",
@@ -104,7 +153,7 @@ _JA: dict[str, str] = {
     "input.too_long": "文字数が多すぎます",
     "input.charset.sign_password": "英大文字と数字だけを使ってください",
     "input.charset.digits": "数字だけを入力してください",
-    "input.match_b_length": "照合番号Bは14桁です（入力は {n} 桁）",
+    "input.match_b_length": "照合番号Bは14桁です（入力は{n}桁）",
     "input.needs_confirmation": "あと1回の確認が必要です",
     "input.duplicate": "すでに送信しました。結果をお待ちください",
     "input.bad_request": "入力を受け付けられませんでした",
@@ -132,7 +181,7 @@ _EN: dict[str, str] = {
     "result.my_number": "My Number",
     "reveal.show": "Show",
     "reveal.hide": "Hide",
-    "test.banner": "TEST — not a real card verification",
+    "test.banner": "TEST: not a real card verification",
     "idle.title": "Tap your card",
     "idle.hint": "Place your My Number card on the reader",
     "no_reader.title": "No card reader found",
@@ -148,6 +197,16 @@ _EN: dict[str, str] = {
     "entry.hint.input_helper_pin": "4 digits",
     "entry.hint.match_b": "Birth date (era YYMMDD) + expiry year + security code",
     "entry.tries_left": "{n} tries left",
+    "match_b.birth": "Birth date (6 digits)",
+    "match_b.birth_hint": "Japanese era year (2 digits), month, day: 1 Apr Heisei 2 becomes "
+    "020401. Foreign residents' cards use the last 2 digits of the year: 4 Jul 1992 becomes 920704",
+    "match_b.expiry": "Expiry year (4 digits)",
+    "match_b.expiry_hint": "The year the card expires, as printed on the front (e.g. 2035)",
+    "match_b.code": "Security code (4 digits)",
+    "match_b.code_hint": "The 4-digit number printed on the front of the card",
+    "match_b.bad_month": "The birth month must be 01 to 12",
+    "match_b.bad_day": "That month has no such day",
+    "match_b.bad_year": "The expiry year has 4 digits (2015 or later)",
     "entry.ok": "OK",
     "entry.clear": "Delete",
     "entry.cancel": "Cancel",
@@ -156,9 +215,9 @@ _EN: dict[str, str] = {
     "last_try.body": "If this is wrong the password is locked and must be reset at your "
     "municipal office. Continue?",
     "last_try.continue": "Continue (last try)",
-    "confirm_b.title": "Send this number?",
+    "confirm_b.title": "Is this number right?",
     "confirm_b.send": "Send",
-    "confirm_b.fix": "Correct it",
+    "confirm_b.fix": "Edit",
     "reading.title": "Reading",
     "step.select": "Check the card",
     "step.check_sign_certificate": "Look for the signature certificate",
@@ -168,15 +227,15 @@ _EN: dict[str, str] = {
     "step.read_ca_certificate": "Read the issuer certificate",
     "step.validate_chain": "Verify the certificate",
     "step.parse_identity": "Read name, address, birth date and sex",
-    "step.sign_challenge": "Card signs a challenge",
-    "step.verify_possession": "Check the card's signature",
-    "step.get_challenge": "Prepare a challenge",
+    "step.sign_challenge": "The card answers the check",
+    "step.verify_possession": "Check the card is genuine",
+    "step.get_challenge": "Get ready to check the card",
     "step.read_face": "Read the card face data",
     "step.read_cvc": "Read the card certificate",
     "step.verify_cvc": "Verify the card certificate",
     "step.verify_record": "Verify the card face signature",
     "step.read_my_number": "Read the My Number",
-    "step.read_basic_info": "Read the basic facts",
+    "step.read_basic_info": "Read name, address, birth date and sex",
     "step.read_integrity": "Read the integrity record",
     "step.other": "Working",
     "result.title": "Verified",
@@ -192,15 +251,51 @@ _EN: dict[str, str] = {
     "result.name_image": "Name (card face)",
     "result.address_image": "Address (card face)",
     "result.substitute": "(some characters replaced by substitutes)",
-    "badge.chain": "Certificate chain verified",
-    "badge.revocation-checked": "Revocation checked",
+    "badge.chain": "Genuine certificate",
+    "badge.revocation-checked": "Not revoked",
     "badge.chain_no_revocation": "Revocation not checked",
-    "badge.possession": "Card proved it holds the key",
-    "badge.record-signature": "Card face signature verified",
-    "badge.record-signature.number": "My Number record signature verified",
-    "badge.not-verified": "Read only — not verified",
+    "badge.possession": "Genuine card",
+    "badge.record-signature": "Card data not altered",
+    "badge.record-signature.number": "My Number data not altered",
+    "badge.not-verified": "Read only, not verified",
     "unverified.note": "No issuer key is configured, so this card face data is not verified.",
     "remove.title": "Please remove your card",
+    "record.title": "Verification record",
+    "record.time": "Checked at",
+    "record.reference": "Reference",
+    "record.method": "Method",
+    "record.visual": "Visual check",
+    "record.visual_confirm": "I checked the photo against the person",
+    "record.visual_done": "Matches the person (checked at {time})",
+    "record.visual_pending": "Not checked yet",
+    "record.print": "Print",
+    "record.datetime": "{d} {mon} {y}, {hh}:{mm} JST",
+    "record.method.face": "IC chip read: card face application opened with check number B",
+    "record.method.number": "IC chip read: card information application opened with the PIN",
+    "record.method.sign": "IC chip read: signature certificate opened with the password",
+    "record.method.auth": "IC chip read: user certificate opened with the PIN",
+    "record.check.chain": "certificate chain verified",
+    "record.check.revocation-checked": "not revoked",
+    "record.check.possession": "card proved genuine by a private-key signature",
+    "record.check.record-signature": "card face record signature verified",
+    "record.check.record-signature.number": "My Number record signature verified",
+    "record.check.not-verified": "signature not verified (no issuer key configured)",
+    "record.join": "; ",
+    "card_left.reminder": "Your card is still on the reader. Please take it",
+    "call_staff": "Call staff",
+    "call_staff.sent": "Staff have been called. Please wait here",
+    "staff_call.notice": "A customer is asking for help at the kiosk ({time})",
+    "staff_call.answer": "Done",
+    "removed.entry": "The card was taken away, so we stopped. To go on, place it again.",
+    "timeout.warning.entry": "No activity: going back to the start in {n} seconds",
+    "timeout.warning.result": "This screen closes in {n} seconds",
+    "timeout.extend": "More time",
+    "timed_out.title": "Time ran out",
+    "timed_out.entry": (
+        "The time to enter ran out, so we started over. Please take your card, then place "
+        "it again to try again."
+    ),
+    "timed_out.result": "The result has been closed. Please take your card.",
     "remove.hint": "Don't forget your belongings",
     "done": "Done",
     "unavailable.title": "Temporarily unavailable",
@@ -229,11 +324,179 @@ _EN: dict[str, str] = {
     "blocked.action.other": "Please go to your municipal office.",
 }
 
+# The staff screen (/staff) speaks to the clerk, not to the public: what happened, what to tell
+# the customer and what to do next. Keys here override the public text on the staff screen
+# only (the page looks up "staff:<key>" first).
+_STAFF_JA: dict[str, str] = {
+    "idle.title": "お客様のカードを読み取り機に置いてください",
+    "idle.hint": "マイナンバーカードを表面を上にして置きます",
+    "no_reader.hint": "読み取り機のケーブルと電源を確認してください",
+    "unavailable.hint": (
+        "本人確認サービスが応答していません。続く場合はシステム管理者に連絡してください"
+    ),
+    "entry.hint.match_b": "カード表面の生年月日・有効期限の年・セキュリティコードの14桁です",
+    "entry.hint.input_helper_pin": "お客様に数字4桁の暗証番号を入力していただいてください",
+    "last_try.body": (
+        "次に間違えるとロックされ、お客様は市区町村の窓口での手続きが必要になります。"
+        "番号をお客様と確認してから続けてください。"
+    ),
+    "result.remove_hint": "確認が終わったら「終了」を押し、カードをお客様にお返しください",
+    "badge.chain": "証明書チェーン検証済",
+    "badge.revocation-checked": "失効確認済",
+    "badge.chain_no_revocation": "失効は未確認",
+    "badge.possession": "カードの秘密鍵による署名を確認",
+    "badge.record-signature": "券面事項確認APの署名を検証済",
+    "badge.record-signature.number": "個人番号・基本4情報の署名を検証済",
+    "badge.not-verified": "読み取りのみ・署名は未検証",
+    "remove.title": "カードをお客様にお返しください",
+    "remove.hint": "カードが読み取り機から離れると、次のお客様を受け付けます",
+    "blocked.action.other": (
+        "お客様に、お住まいの市区町村の窓口で再設定が必要とお伝えください。"
+        "本人確認はほかの本人確認書類で行ってください。"
+    ),
+    "timed_out.entry": (
+        "入力の時間が過ぎたため、最初に戻りました。カードを読み取り機に置き直すと、やり直せます。"
+    ),
+    "timed_out.result": (
+        "表示の時間が過ぎたため、画面を閉じました。カードをお客様にお返しください。"
+    ),
+}
+_STAFF_EN: dict[str, str] = {
+    "idle.title": "Place the customer's card on the reader",
+    "idle.hint": "My Number card, front side up",
+    "no_reader.hint": "Check the reader's cable and power",
+    "unavailable.hint": "The verification service is not answering. If this continues, contact "
+    "your system administrator",
+    "entry.hint.match_b": "The 14 digits from the card front: birth date, expiry year, security "
+    "code",
+    "entry.hint.input_helper_pin": "Ask the customer to enter their 4-digit PIN",
+    "last_try.body": "One more wrong entry locks it, and the customer will have to go to their "
+    "municipal office. Check the number with the customer before you continue.",
+    "result.remove_hint": "When you are done, press Done and hand the card back",
+    "badge.chain": "Certificate chain verified",
+    "badge.revocation-checked": "Revocation checked",
+    "badge.chain_no_revocation": "Revocation not checked",
+    "badge.possession": "Card's private-key signature verified",
+    "badge.record-signature": "Card face record signature verified",
+    "badge.record-signature.number": "My Number record signature verified",
+    "badge.not-verified": "Read only, signature not verified",
+    "remove.title": "Hand the card back to the customer",
+    "remove.hint": "The next customer can be served once the card is off the reader",
+    "blocked.action.other": "Tell the customer it must be reset at their municipal office. "
+    "Check their identity with another document.",
+    "timed_out.entry": "The time to enter ran out, so we started over. Place the card on the "
+    "reader again to retry.",
+    "timed_out.result": "The result has been closed. Hand the card back to the customer.",
+}
+
+# What the clerk reads for each error code on the staff screen: (title, what to do).
+_STAFF_ERRORS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "PIN_INVALID": (
+        ("番号が違います", "お客様と確認して、もう一度入力してください。残り{n}回です。"),
+        ("The number is wrong", "Check it with the customer and enter it again. {n} tries left."),
+    ),
+    "PIN_BLOCKED": (
+        ("このカードはロックされています",
+         ("お客様に、お住まいの市区町村の窓口で手続きが必要とお伝えください。"
+          "本人確認はほかの本人確認書類で行ってください。")),
+        ("This card is locked",
+         ("Tell the customer to go to their municipal office. Check their identity with "
+          "another document.")),
+    ),
+    "PIN_LAST_TRY_NEEDS_CONFIRMATION": (
+        ("あと1回でロックされます", "番号をお客様と確認してから入力してください。"),
+        ("One try left before the lock", "Check the number with the customer before entering it."),
+    ),
+    "CARD_REMOVED": (
+        ("カードが途中で離れました",
+         "カードを置き直し、読み取りが終わるまで動かさないでください。"),
+        ("The card moved off the reader", "Place it again and keep it still until reading ends."),
+    ),
+    "NO_READER": (
+        ("読み取り機が見つかりません", "読み取り機のケーブルと電源を確認してください。"),
+        ("No card reader found", "Check the reader's cable and power."),
+    ),
+    "UNSUPPORTED_CARD": (
+        ("マイナンバーカードではありません",
+         "お客様にマイナンバーカードをお持ちか確認してください。"),
+        ("This is not a My Number card", "Ask the customer for their My Number card."),
+    ),
+    "NO_SIGN_CERTIFICATE": (
+        ("署名用電子証明書がありません",
+         "このカードでは署名用の確認はできません。券面確認をお使いください。"),
+        ("The card has no signature certificate",
+         "This check cannot be done with this card. Use the card-face check."),
+    ),
+    "CERT_EXPIRED": (
+        ("電子証明書の有効期限が切れています",
+         "お客様に、市区町村の窓口で電子証明書の更新が必要とお伝えください。"),
+        ("The certificate has expired",
+         "Tell the customer to renew it at their municipal office."),
+    ),
+    "CERT_REVOKED": (
+        ("電子証明書が失効しています",
+         "このカードでの本人確認はできません。お客様に市区町村の窓口へのお問い合わせをご案内ください。"),
+        ("The certificate has been revoked",
+         "This card cannot be used. Refer the customer to their municipal office."),
+    ),
+    "CERT_UNTRUSTED": (
+        ("電子証明書の発行元を確認できません",
+         "偽造の可能性があります。このカードでの本人確認は行わず、責任者に報告してください。"),
+        ("The certificate issuer could not be confirmed",
+         "The card may be forged. Do not accept it; report it to your supervisor."),
+    ),
+    "POSSESSION_FAILED": (
+        ("カードの真正性を確認できませんでした",
+         "偽造の可能性があります。このカードでの本人確認は行わず、責任者に報告してください。"),
+        ("The card failed the genuineness check",
+         "The card may be forged. Do not accept it; report it to your supervisor."),
+    ),
+    "RECORD_SIGNATURE_INVALID": (
+        ("券面情報の署名を検証できませんでした",
+         "改ざんの可能性があります。このカードでの本人確認は行わず、責任者に報告してください。"),
+        ("The card face record failed its signature check",
+         "The card may have been altered. Do not accept it; report it to your supervisor."),
+    ),
+    "FLOW_DISABLED": (
+        ("この確認方法は設定で無効になっています", "システム管理者に設定を確認してください。"),
+        ("This check is turned off in the settings", "Ask your system administrator."),
+    ),
+    "REVOCATION_UNAVAILABLE": (
+        ("失効情報を確認できません", "ネットワークの接続を確認して、もう一度お試しください。"),
+        ("Revocation could not be checked", "Check the network connection and try again."),
+    ),
+    "CARD_ERROR": (
+        ("カードを読み取れませんでした",
+         "カードを置き直してください。続く場合は読み取り機の接続を確認してください。"),
+        ("The card could not be read",
+         "Place the card again. If this continues, check the reader's connection."),
+    ),
+    "TRANSPORT_ERROR": (
+        ("読み取り機との通信に失敗しました",
+         "カードを置き直してください。続く場合は読み取り機の接続を確認してください。"),
+        ("Talking to the reader failed",
+         "Place the card again. If this continues, check the reader's connection."),
+    ),
+    "INTERNAL": (
+        ("エラーが発生しました",
+         "もう一度お試しください。続く場合はシステム管理者に連絡してください。"),
+        ("Something went wrong",
+         "Try again. If it continues, contact your system administrator."),
+    ),
+}
+for _code in ("CERT_NOT_YET_VALID", "CERT_INVALID", "CERT_MALFORMED"):
+    _STAFF_ERRORS[_code] = (
+        (("電子証明書を確認できません",
+          "このカードでの本人確認は行わず、責任者に報告してください。")),
+        (("The certificate could not be checked",
+          "Do not accept this card; report it to your supervisor.")),
+    )
+
 # ErrorCode -> (title, what to do), per language. Codes the catalog does not know fall back
 # to "error.INTERNAL": the UI never invents text from the code itself.
 _ERRORS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "PIN_INVALID": (
-        ("パスワードが違います", "もう一度入力してください。残り {n} 回です。"),
+        ("パスワードが違います", "もう一度入力してください。残り{n}回です。"),
         ("Wrong password", "Please try again. {n} tries left."),
     ),
     "PIN_BLOCKED": (
@@ -253,7 +516,7 @@ _ERRORS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ),
     ),
     "PIN_LAST_TRY_NEEDS_CONFIRMATION": (
-        ("あと1回で ロックされます", "係員にご相談ください。"),
+        ("あと1回でロックされます", "係員にご相談ください。"),
         ("One try left", "Please ask a member of staff."),
     ),
     "PIN_FORMAT": (
@@ -385,7 +648,18 @@ def catalog(lang: str) -> dict[str, str]:
     idx = 0 if lang == "ja" else 1
     for code, pair in _ERRORS.items():
         base[f"error.{code}.title"], base[f"error.{code}.action"] = pair[idx]
+    for key, text in (_STAFF_JA if lang == "ja" else _STAFF_EN).items():
+        base[STAFF_PREFIX + key] = text
+    for code, pair in _STAFF_ERRORS.items():
+        title, action = pair[idx]
+        base[f"{STAFF_PREFIX}error.{code}.title"] = title
+        base[f"{STAFF_PREFIX}error.{code}.action"] = action
     return base
+
+
+def staff_text(cat: dict[str, str], key: str) -> str:
+    """The staff screen's text for ``key``: its own wording where it has one."""
+    return cat.get(STAFF_PREFIX + key, cat[key])
 
 
 def all_catalogs() -> dict[str, dict[str, str]]:

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from kiosk_ui.agent_client import AgentClient, AgentRequestError, AgentUnavailableError
-from kiosk_ui.messages import all_catalogs, catalog
+from kiosk_ui.messages import all_catalogs, catalog, staff_text
 from kiosk_ui.viewmodel import my_number, view
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,35 @@ class _SentGuard:
         self._sent.move_to_end(session_id)
         while len(self._sent) > 64:
             self._sent.popitem(last=False)
+
+
+class _StaffCalls:
+    """Calls for help from the unattended screen, shown on the staff screen until answered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: OrderedDict[int, float] = OrderedDict()
+        self._next = 1
+
+    def call(self) -> int:
+        with self._lock:
+            number, self._next = self._next, self._next + 1
+            self._calls[number] = time.time()
+            while len(self._calls) > 16:
+                self._calls.popitem(last=False)
+            return number
+
+    def open_calls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"id": n, "at": at} for n, at in self._calls.items()]
+
+    def answer(self, number: int) -> None:
+        with self._lock:
+            self._calls.pop(number, None)
+
+
+def _staff_calls() -> _StaffCalls:
+    return current_app.extensions.setdefault("myna_staff_calls", _StaffCalls())
 
 
 def _agent() -> AgentClient:
@@ -103,12 +133,16 @@ def validate_credential(kind: str, raw: object) -> tuple[str | None, str | None,
 
 
 def _page(mode: str) -> str:
+    ja = catalog("ja")
     return render_template(
         "kiosk.html",
         mode=mode,
         want_flow="face" if mode == "staff" else current_app.config["UNATTENDED_FLOW"] or "",
         catalogs=json.dumps(all_catalogs(), ensure_ascii=False),
-        t=catalog("ja").__getitem__,  # Japanese text in the HTML itself, before the script runs
+        # A printed record leaves out the photo unless configured (MYNA_KIOSK_PRINT_PHOTO).
+        print_photo=bool(current_app.config.get("PRINT_PHOTO", False)),
+        # Japanese text in the HTML itself, before the script runs; staff wording on /staff.
+        t=(lambda key: staff_text(ja, key)) if mode == "staff" else ja.__getitem__,
     )
 
 
@@ -227,6 +261,43 @@ def cancel() -> tuple[Response, int] | Response:
         return _fail(503, "UNAVAILABLE", "unavailable.title")
     except AgentRequestError as e:
         return _fail(409, e.code)
+
+
+@bp.post("/api/activity")
+def activity() -> tuple[Response, int] | Response:
+    """Typing, or 延長する: the agent restarts the waiting screen's timer."""
+    body = _json_body()
+    sid = body.get("session_id") if body else None
+    if not isinstance(sid, str) or not _SESSION_ID.fullmatch(sid):
+        return _fail(400, "INPUT", "input.bad_request")
+    try:
+        return jsonify({"ok": True, "timeout_s": _agent().activity(sid)})
+    except AgentUnavailableError:
+        return _fail(503, "UNAVAILABLE", "unavailable.title")
+    except AgentRequestError as e:
+        return _fail(409, e.code)
+
+
+@bp.post("/api/call-staff")
+def call_staff() -> Response:
+    """The person at the unattended screen asks for help; the staff screen shows it."""
+    log.info("help requested at the kiosk")
+    return jsonify({"ok": True, "id": _staff_calls().call()})
+
+
+@bp.get("/api/staff-calls")
+def staff_calls() -> Response:
+    return jsonify({"calls": _staff_calls().open_calls()})
+
+
+@bp.post("/api/staff-calls/answer")
+def answer_staff_call() -> tuple[Response, int] | Response:
+    body = _json_body()
+    number = body.get("id") if body else None
+    if not isinstance(number, int) or isinstance(number, bool):
+        return _fail(400, "INPUT", "input.bad_request")
+    _staff_calls().answer(number)
+    return jsonify({"ok": True})
 
 
 @bp.post("/api/reveal")

@@ -40,6 +40,7 @@ PHOTO_FORMATS = ("JPEG2000",)
 TEXT_IMAGE_FORMATS = ("PNG",)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _FLOWS = ("sign", "auth", "face", "number")
+_ENDINGS = ("timeout", "card_removed", "cancelled", "aborted")
 _ASSURANCE = frozenset(
     {"chain", "revocation-checked", "possession", "record-signature", "not-verified"}
 )
@@ -148,6 +149,8 @@ def view(snap: Snapshot) -> dict[str, Any]:
         "steps": [{"name": s.name, "status": s.status} for s in snap.steps],
         "error": None,
         "result": None,
+        "timeout_s": snap.timeout_s,
+        "ended": snap.ended if snap.ended in _ENDINGS else None,
     }
     if cred is not None:
         v["credential"] = {

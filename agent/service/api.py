@@ -185,6 +185,11 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
         data.clear()  # design §2: nothing here keeps the credential
         return _json(snap, 202)
 
+    @app.post("/v1/activity")
+    def activity() -> Response:
+        data = _body({"session_id": str}, ("session_id",))
+        return _json({"ok": True, "timeout_s": controller.extend(data["session_id"])})
+
     @app.post("/v1/cancel")
     def cancel() -> Response:
         data = _body({"session_id": str}, ("session_id",))

@@ -61,6 +61,10 @@ class TimeoutsConfig:
     credential_s: float = 30.0
     result_s: float = 60.0
     card_s: float = 20.0
+    # The staff flows (face, number): a clerk types a 14-digit 照合番号B and compares the
+    # photo with the person, so their windows are longer.
+    staff_credential_s: float = 120.0
+    staff_result_s: float = 180.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +257,7 @@ def _check(c: AgentConfig) -> None:
         raise ConfigError("trust.crl_url", "must be an http(s) URL")
     if c.trust.ocsp_url and not c.trust.ocsp_url.startswith(("http://", "https://")):
         raise ConfigError("trust.ocsp_url", "must be an http(s) URL")
-    for name in ("credential_s", "result_s", "card_s"):
+    for name in ("credential_s", "result_s", "card_s", "staff_credential_s", "staff_result_s"):
         value = getattr(c.timeouts, name)
         if not 1 <= value <= 3600:
             raise ConfigError(f"timeouts.{name}", "must be between 1 and 3600 seconds")

@@ -56,6 +56,7 @@ __all__ = [
 
 CONNECT_ATTEMPTS = 3
 CONNECT_RETRY_S = 0.2
+STAFF_FLOWS = frozenset({"face", "number"})
 
 
 AuditHook = Callable[[CardSession, FlowOutcome | None, str], None]
@@ -99,6 +100,7 @@ class SessionController:
         self._waiting_removal: str | None = None
         self._audit_failed = False  # set when a line could not be written: no more taps
         self._audited_outcome: FlowOutcome | None = None
+        self._ended: str | None = None  # why the last session ended, until the next one starts
         self._snapshot: dict[str, Any] = self._build_snapshot()
         self.sessions_completed = 0
 
@@ -171,6 +173,19 @@ class SessionController:
             self._commands.put(("credential", session_id))
             return self._snapshot
 
+    def extend(self, session_id: str) -> float:
+        """The person is still typing or reading: restart the waiting state's timer.
+
+        Returns the seconds left. Only a waiting state has a timer (credential, result, error).
+        """
+        with self._lock:
+            s = self._session
+            limit = self._time_limit(self._state)
+            if s is None or s.session_id != session_id or limit is None:
+                raise BusyError("no session with that id is waiting")
+            self._deadline = self._clock() + limit
+            return limit
+
     def cancel(self, session_id: str) -> dict[str, Any]:
         with self._lock:
             s = self._session
@@ -200,6 +215,8 @@ class SessionController:
             "error": dict(s.error) if s is not None and s.error is not None else None,
             "test_trust": self._config.test_trust,
             "demo": self._demo,
+            "timeout_s": self._time_limit(self._state) if s is not None else None,
+            "ended": self._ended if s is None else None,
         }
 
     def _publish(self) -> None:
@@ -215,14 +232,18 @@ class SessionController:
             if state is not self._state:
                 logger.info("state %s -> %s", self._state, state)
             self._state = state
-            t = self._config.timeouts
-            limit = {
-                SessionState.AWAITING_CREDENTIAL: t.credential_s,
-                SessionState.RESULT: t.result_s,
-                SessionState.ERROR: t.result_s,
-            }.get(state)
+            limit = self._time_limit(state)
             self._deadline = None if limit is None else self._clock() + limit
             self._publish()
+
+    def _time_limit(self, state: SessionState) -> float | None:
+        t = self._config.timeouts
+        staff = (self._session.flow if self._session is not None else self._flow) in STAFF_FLOWS
+        return {
+            SessionState.AWAITING_CREDENTIAL: t.staff_credential_s if staff else t.credential_s,
+            SessionState.RESULT: t.staff_result_s if staff else t.result_s,
+            SessionState.ERROR: t.staff_result_s if staff else t.result_s,
+        }.get(state)
 
     # ---- worker thread -----------------------------------------------------------------
     def _run(self) -> None:
@@ -309,6 +330,7 @@ class SessionController:
         self._abort.clear()
         with self._lock:
             self._session = CardSession(secrets.token_urlsafe(12), reader_name, self._flow)
+            self._ended = None
             self._set_state(SessionState.CARD_PRESENT)
         if self._audit_failed:
             # No check without a trace: the card is not even touched until the log works.
@@ -502,6 +524,8 @@ class SessionController:
                                           SessionState.ERROR):
                 self._deadline = None
                 return
+            if self._deadline is not None and self._clock() < self._deadline:
+                return  # extended while the worker waited: wait again for the new deadline
         logger.info("timeout in state %s", state)
         self._end_session("timeout")
         self._after_session()
@@ -529,6 +553,7 @@ class SessionController:
             s.purge()
             s.error = None
             self._session = None
+            self._ended = why
             self.sessions_completed += 1
             logger.info("session ended: %s", why)
             if s.reader in self._cards and why != "stopped":

@@ -18,19 +18,37 @@
   var removedEarly = false;
   var removedTimer = null;
   var SCREENS = ["idle", "no_reader", "card_present", "entry", "lasttry", "confirmb", "reading",
-    "result", "error", "awaiting_removal", "unavailable", "stale"];
+    "result", "error", "awaiting_removal", "timed_out", "unavailable", "stale"];
+  // The agent ends a waiting session after its window (snapshot timeout_s); activity restarts
+  // it. The page counts down the same window and warns before the reset.
+  var TIMED = { awaiting_credential: "entry", result: "result", error: "result" };
+  var WARN_S = 15;
+  var ACTIVITY_EVERY_MS = 5000;
+  var countdown = { deadline: 0, lastActivity: 0, warned: false };
+  var timedOutFrom = null;
+  // Language choice lasts the visit: back to Japanese (design §5) once the kiosk has stood idle
+  // this long with nobody touching it.
+  var LANG_IDLE_MS = 30000;
+  var idleSince = 0;
 
   function $(id) { return document.getElementById(id); }
+  var STAFF = document.body.dataset.mode === "staff";
   function t(key, params) {
-    var s = CATALOGS[lang][key];
+    // The staff screen speaks to the clerk: its own wording first (messages.py, _STAFF_*).
+    var s = STAFF && CATALOGS[lang]["staff:" + key] !== undefined ? CATALOGS[lang]["staff:" + key] : CATALOGS[lang][key];
     if (s === undefined) { s = CATALOGS[lang]["error.INTERNAL.title"]; }
     if (params) { Object.keys(params).forEach(function (k) { s = s.split("{" + k + "}").join(String(params[k])); }); }
     return s;
+  }
+  // A title and its advice as one notice: two sentences, not a dash between them.
+  function sentences(first, second) {
+    return lang === "ja" ? first + "。" + second : first + ". " + second;
   }
   function applyI18n() {
     document.documentElement.lang = lang;
     document.querySelectorAll("[data-i18n]").forEach(function (el) { el.textContent = t(el.dataset.i18n); });
   }
+  var lastScreenMessage = "";
   function show(name) {
     SCREENS.forEach(function (s) { $("screen-" + s).hidden = (s !== name); });
     var changed = document.body.dataset.screen !== name;
@@ -42,8 +60,19 @@
     var msg = (h ? h.textContent : "");
     var alertEl = sec.querySelector(".alert:not([hidden])");
     if (name === "error") { msg += " " + $("error-action").textContent; }
+    else if (name === "entry" && $("entry-tries").textContent) { msg += " " + $("entry-tries").textContent; }
+    else if (name === "timed_out") { msg += " " + $("timed-out-body").textContent; }
     else if (alertEl) { msg += " " + alertEl.textContent; }
-    if (changed || $("announce").textContent !== msg) { $("announce").textContent = msg; }
+    // Only a new screen or a changed message is announced, so that a re-render does not
+    // overwrite another announcement (a countdown, a call for staff).
+    if (changed || lastScreenMessage !== msg) { $("announce").textContent = msg; lastScreenMessage = msg; }
+    if (changed) {
+      // A new screen starts at its top (the verdict, the question), and keyboard and screen
+      // reader focus moves to its heading instead of falling back to <body>.
+      document.querySelector("main").scrollTop = 0;
+      window.scrollTo(0, 0);
+      if (h) { h.setAttribute("tabindex", "-1"); h.focus({ preventScroll: true }); }
+    }
   }
 
   // ---- posting ------------------------------------------------------------------------
@@ -55,6 +84,112 @@
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) { return { status: r.status, body: j }; });
     }, function () { return { status: 0, body: {} }; });
+  }
+
+  // ---- time to type ---------------------------------------------------------------------
+  function timedKind() {
+    return snap && snap.session_id && !overlay && TIMED[snap.state] ? TIMED[snap.state] : null;
+  }
+  function tick() {
+    backToJapaneseWhenIdle();
+    remindCardLeft();
+    var kind = timedKind();
+    var bar = $("timeout-bar");
+    var left = Math.max(0, Math.ceil((countdown.deadline - Date.now()) / 1000));
+    var warnAt = Math.min(WARN_S, Math.floor((snap && snap.timeout_s || 0) / 2));
+    if (!kind || !countdown.deadline || left > warnAt) {
+      bar.hidden = true; countdown.warned = false; return;
+    }
+    $("timeout-text").textContent = t("timeout.warning." + kind, { n: left });
+    bar.hidden = false;
+    if (!countdown.warned) { countdown.warned = true; $("announce").textContent = $("timeout-text").textContent; }
+  }
+  function backToJapaneseWhenIdle() {
+    var idle = snap && (snap.state === "idle" || snap.state === "no_reader") && !overlay;
+    if (!idle || lang === "ja") { idleSince = 0; return; }
+    if (!idleSince) { idleSince = Date.now(); return; }
+    if (Date.now() - idleSince >= LANG_IDLE_MS) { idleSince = 0; lang = "ja"; applyI18n(); render(); }
+  }
+  // A card left on the reader: a visible reminder first, then a sound, repeated.
+  var REMIND_MS = 20000, BEEP_MS = 40000, BEEP_EVERY_MS = 20000;
+  var cardLeft = { since: 0, reminded: false, lastBeep: 0 };
+  var audio = null;
+  function beep() {
+    document.body.dataset.beeps = String((+document.body.dataset.beeps || 0) + 1);
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = 880; gain.gain.value = 0.2;
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + 0.3);
+    } catch (e) { /* no audio device: the visual reminder stays */ }
+  }
+  function remindCardLeft() {
+    var waiting = snap && !overlay && snap.state === "awaiting_removal";
+    if (!waiting) {
+      cardLeft = { since: 0, reminded: false, lastBeep: 0 }; $("card-left").hidden = true; return;
+    }
+    var now = Date.now();
+    if (!cardLeft.since) { cardLeft.since = now; return; }
+    if (now - cardLeft.since >= REMIND_MS) {
+      $("card-left-text").textContent = t("card_left.reminder");
+      $("card-left").hidden = false;
+      if (!cardLeft.reminded) { cardLeft.reminded = true; $("announce").textContent = t("card_left.reminder"); }
+    }
+    if (now - cardLeft.since >= BEEP_MS && now - cardLeft.lastBeep >= BEEP_EVERY_MS) {
+      cardLeft.lastBeep = now; beep();
+    }
+  }
+  // Help: the unattended screen calls staff; the staff screen shows open calls until answered.
+  var callStatusTimer = null;
+  function callStaff() {
+    post("/api/call-staff", {}).then(function (r) {
+      if (r.status !== 200) { return; }
+      $("call-staff").setAttribute("aria-pressed", "true");
+      $("call-status").hidden = false;
+      $("announce").textContent = t("call_staff.sent");
+      clearTimeout(callStatusTimer);
+      callStatusTimer = setTimeout(function () {
+        $("call-status").hidden = true; $("call-staff").setAttribute("aria-pressed", "false");
+      }, 60000);
+    });
+  }
+  var openCall = null;
+  function jstTime(epochS) {
+    var d = new Date(epochS * 1000 + 9 * 3600 * 1000);
+    return d.getUTCHours() + ":" + String(d.getUTCMinutes()).padStart(2, "0");
+  }
+  function pollStaffCalls() {
+    fetch("/api/staff-calls", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (j) {
+      var calls = j && Array.isArray(j.calls) ? j.calls : [];
+      openCall = calls.length ? calls[calls.length - 1] : null;
+      renderStaffCall();
+    }, function () { /* the next poll tries again */ });
+  }
+  function renderStaffCall() {
+    var bar = $("staff-call");
+    if (!bar) { return; }
+    var wasHidden = bar.hidden;
+    bar.hidden = !openCall;
+    if (openCall) {
+      $("staff-call-text").textContent = t("staff_call.notice", { time: jstTime(openCall.at) });
+      if (wasHidden) { beep(); }
+    }
+  }
+  function stillHere(now) {
+    if (!timedKind()) { return; }
+    var at = Date.now();
+    if (!now && at - countdown.lastActivity < ACTIVITY_EVERY_MS) { return; }
+    countdown.lastActivity = at;
+    var sid = snap.session_id;
+    post("/api/activity", { session_id: sid }).then(function (r) {
+      if (r.status === 200 && typeof r.body.timeout_s === "number" && snap && snap.session_id === sid) {
+        countdown.deadline = Date.now() + r.body.timeout_s * 1000;
+        tick();
+      }
+    });
   }
 
   // ---- result helpers -------------------------------------------------------------------
@@ -72,18 +207,28 @@
     var d = new Date(ms + 9 * 3600 * 1000);   // certificate times are UTC; show the JST date
     return { y: d.getUTCFullYear(), m: d.getUTCMonth() + 1, d: d.getUTCDate() };
   }
-  function birthText(id) {
+  // A birth date as unbreakable pieces: a line may break between the era date and the
+  // Gregorian date, never inside either.
+  function birthParts(id) {
     var g = ymd(id.birth_date);
-    if (!g) { return ""; }
+    if (!g) { return []; }
     var era = id.birth_era;
     if (era && era.year) {
       if (lang === "ja") {
         var y = era.year === 1 ? t("era.gannen") : String(era.year);
-        return era.name_ja + y + "年" + g.m + "月" + g.d + "日（" + fmtDate(g) + "）";
+        return [era.name_ja + y + "年" + g.m + "月" + g.d + "日", "（" + fmtDate(g) + "）"];
       }
-      return fmtDate(g) + " (" + era.name_en + " " + era.year + ")";
+      return [fmtDate(g), " (" + era.name_en + " " + era.year + ")"];
     }
-    return fmtDate(g);
+    return [fmtDate(g)];
+  }
+  function setNowrapParts(el, parts) {
+    el.textContent = "";
+    parts.forEach(function (p) {
+      var span = document.createElement("span");
+      span.className = "nowrap"; span.textContent = p;
+      el.appendChild(span);
+    });
   }
   function setImg(el, url) {
     if (typeof url === "string" && url.indexOf("data:image/png;base64,") === 0) { el.src = url; return true; }
@@ -111,7 +256,41 @@
       revealTimer = setTimeout(function () { revealTimer = null; render(); }, REVEAL_MS);
     });
   }
+  // ---- staff verification record --------------------------------------------------------
+  var record = { session: null, at: 0, visualAt: 0 };
+  function jstDateTime(ms) {
+    var d = new Date(ms + 9 * 3600 * 1000);
+    return t("record.datetime", { y: d.getUTCFullYear(), m: d.getUTCMonth() + 1, d: d.getUTCDate(),
+      mon: t("date.months").split(",")[d.getUTCMonth()], hh: d.getUTCHours(),
+      mm: String(d.getUTCMinutes()).padStart(2, "0") });
+  }
+  function hhmm(ms) {
+    var d = new Date(ms + 9 * 3600 * 1000);
+    return d.getUTCHours() + ":" + String(d.getUTCMinutes()).padStart(2, "0");
+  }
+  function renderRecord(res, unverified) {
+    if (!$("record")) { return; }
+    if (record.session !== snap.session_id) {
+      record = { session: snap.session_id, at: Date.now(), visualAt: 0 };
+      $("visual-check").checked = false;
+    }
+    $("rec-time").textContent = jstDateTime(record.at);
+    $("rec-ref").textContent = snap.session_id || "";
+    var checks = res.assurance.filter(function (a) { return a !== "not-verified"; }).map(function (a) {
+      return t(a === "record-signature" && res.flow === "number" ? "record.check.record-signature.number" : "record.check." + a);
+    });
+    if (unverified) { checks.push(t("record.check.not-verified")); }
+    $("rec-method").textContent = [t("record.method." + res.flow)].concat(checks).join(t("record.join"));
+    $("rec-visual").textContent = record.visualAt ? t("record.visual_done", { time: hhmm(record.visualAt) })
+      : t("record.visual_pending");
+    $("rec-visual").className = record.visualAt ? "done" : "pending";
+  }
   function clearResult() {
+    if ($("record")) {
+      record = { session: null, at: 0, visualAt: 0 };
+      ["rec-time", "rec-ref", "rec-method", "rec-visual"].forEach(function (i) { $(i).textContent = ""; });
+      $("visual-check").checked = false;
+    }
     maskNumber("");
     $("r-number-row").hidden = true; $("r-number-label").hidden = true;
     ["r-name", "r-address", "r-birth", "r-sex", "r-expiry", "result-title"].forEach(function (i) { $(i).textContent = ""; });
@@ -128,11 +307,11 @@
     $("result-title").className = unverified ? "warn" : "ok";
     $("r-name").textContent = id.name || "";
     $("r-address").textContent = id.address || "";
-    $("r-birth").textContent = birthText(id);
+    setNowrapParts($("r-birth"), birthParts(id));
     var sex = id.sex ? (lang === "ja" ? id.sex.label_ja : id.sex.label_en) || "" : "";
     $("r-sex").textContent = lang === "en" ? sex.charAt(0).toUpperCase() + sex.slice(1) : sex;
     $("r-expiry-label").textContent = t(face ? "result.card_expiry" : "result.cert_expiry");
-    $("r-expiry").textContent = face ? fmtDate(ymd(id.card_expiry)) : fmtDate(jstDate(res.cert_not_after));
+    setNowrapParts($("r-expiry"), [face ? fmtDate(ymd(id.card_expiry)) : fmtDate(jstDate(res.cert_not_after))]);
     $("r-substitute").hidden = !id.substitute;
     var hasNumber = typeof id.my_number_masked === "string";
     $("r-number-row").hidden = !hasNumber; $("r-number-label").hidden = !hasNumber;
@@ -160,6 +339,7 @@
     var a = face && setImg($("r-name-image"), id.name_image);
     var b2 = face && setImg($("r-address-image"), id.address_image);
     $("result-images").hidden = !(a || b2);
+    renderRecord(res, unverified);
   }
 
   // ---- entry ----------------------------------------------------------------------------
@@ -177,8 +357,33 @@
       pad.appendChild(b);
     });
   }
+  // 照合番号B is three things printed on the card (card-protocol.md §7): the birth date as
+  // YYMMDD (Japanese era year; the last two digits of the Gregorian year on foreign residents'
+  // cards), the expiry year, the security code. A digit that cannot be right is refused as typed.
+  var MATCH_B_PARTS = ["mb-birth", "mb-expiry", "mb-code"];
+  var DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  function matchBProblem(v) {
+    var mm = v.slice(2, 4), dd = v.slice(4, 6), year = v.slice(6, 10);
+    if ((mm.length === 1 && mm > "1") || (mm.length === 2 && (+mm < 1 || +mm > 12))) { return ["match_b.bad_month", 0]; }
+    if ((dd.length === 1 && dd > "3") || (dd.length === 2 && (+dd < 1 || +dd > DAYS_IN_MONTH[+mm - 1]))) { return ["match_b.bad_day", 0]; }
+    if ((year.length >= 1 && year[0] !== "2") || (year.length >= 2 && year.slice(0, 2) !== "20") ||
+        (year.length === 4 && +year < 2015)) { return ["match_b.bad_year", 1]; }
+    return null;
+  }
+  function renderMatchB(v) {
+    var parts = [v.slice(0, 6), v.slice(6, 10), v.slice(10, 14)];
+    var active = v.length < 6 ? 0 : v.length < 10 ? 1 : v.length < 14 ? 2 : -1;
+    MATCH_B_PARTS.forEach(function (id, i) {
+      $(id + "-value").textContent = parts[i] || "\u00a0";
+      $(id).classList.toggle("active", i === active);
+      $(id).classList.toggle("bad", entry.badPart === i);
+    });
+  }
   function renderEntryDisplay(kind) {
     var v = entry.value;
+    $("match-b").hidden = kind !== "match_b";
+    $("entry-display").hidden = kind === "match_b";
+    if (kind === "match_b") { renderMatchB(v); }
     var shown = kind === "match_b" ? v.replace(/^(\d{0,6})(\d{0,4})(\d{0,4})$/, "$1 $2 $3").trim()
       : new Array(v.length + 1).join("●");
     $("entry-display").textContent = shown || "\u00a0";
@@ -193,12 +398,15 @@
     var cred = snap && snap.credential;
     if (!cred || entry.sending) { return; }
     if (entry.value.length >= cred.max_length) { return; }
+    var problem = cred.kind === "match_b" ? matchBProblem(entry.value + c) : null;
+    entry.badPart = problem ? problem[1] : -1;
+    if (problem) { entryMessage(problem[0]); renderEntryDisplay(cred.kind); return; }
     entry.value += c; entry.msg = null; entryMessage(null);
     renderEntryDisplay(cred.kind);
   }
   function backspace() {
     if (entry.sending || !snap || !snap.credential) { return; }
-    entry.value = entry.value.slice(0, -1);
+    entry.value = entry.value.slice(0, -1); entry.badPart = -1;
     renderEntryDisplay(snap.credential.kind);
   }
   function submit() {
@@ -260,7 +468,7 @@
       var wrongKey = "wrong." + cred.kind;
       var title = snap.error.code === "PIN_INVALID" && CATALOGS[lang][wrongKey] !== undefined
         ? t(wrongKey) : t("error." + snap.error.code + ".title");
-      $("entry-error").textContent = title + " — " + $("entry-error").textContent;
+      $("entry-error").textContent = sentences(title, $("entry-error").textContent);
     } else { entryMessage(null); }
     renderEntryDisplay(cred.kind);
     show("entry");
@@ -316,10 +524,18 @@
       document.body.dataset.error = code;
       show("error"); return;
     }
+    if (st === "awaiting_removal" && snap.ended === "timeout" && timedOutFrom === "entry") {
+      $("timed-out-body").textContent = t("timed_out.entry");
+      show("timed_out"); return;
+    }
     ["idle-notice", "removal-notice"].forEach(function (id) {
-      $(id).textContent = removedEarly ? t("error.CARD_REMOVED.title") + " — " + t("error.CARD_REMOVED.action") : "";
+      $(id).textContent = !removedEarly ? "" : removedEarly === "entry" ? t("removed.entry")
+        : sentences(t("error.CARD_REMOVED.title"), t("error.CARD_REMOVED.action"));
       $(id).hidden = !removedEarly;
     });
+    if (st === "awaiting_removal" && snap.ended === "timeout" && timedOutFrom === "result") {
+      $("removal-notice").textContent = t("timed_out.result"); $("removal-notice").hidden = false;
+    }
     if (SCREENS.indexOf(st) >= 0) { show(st); } else { show("idle"); }
   }
 
@@ -333,18 +549,20 @@
     // person still needs to hear that the card left too early (issue 5, failures).
     var prev = snap ? snap.state : null;
     var gone = next.state === "idle" || next.state === "awaiting_removal";
-    if (gone && (prev === "reading" || prev === "card_present")) {
-      removedEarly = true;
+    if (gone && (prev === "reading" || prev === "card_present" ||
+        (prev === "awaiting_credential" && next.ended === "card_removed"))) {
+      removedEarly = prev === "awaiting_credential" ? "entry" : "read";
       clearTimeout(removedTimer);
       removedTimer = setTimeout(function () { removedEarly = false; render(); }, 10000);
     } else if (!gone) { removedEarly = false; }
-    // The next person starts in Japanese again (design §5: Japanese by default).
-    if (next.state === "idle" && prev && prev !== "idle" && prev !== "no_reader" && lang !== "ja") {
-      lang = "ja"; applyI18n();
+    if (!snap || next.seq !== snap.seq) {
+      countdown.deadline = next.timeout_s ? Date.now() + next.timeout_s * 1000 : 0;
     }
+    if (next.ended === "timeout" && prev && TIMED[prev]) { timedOutFrom = TIMED[prev]; }
     snap = next;
     document.body.dataset.seq = String(snap.seq);
     render();
+    tick();
   }
 
   function connect() {
@@ -358,7 +576,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     applyI18n();
-    $("lang").addEventListener("click", function () { lang = lang === "ja" ? "en" : "ja"; applyI18n(); render(); });
+    $("lang").addEventListener("click", function () { lang = lang === "ja" ? "en" : "ja"; applyI18n(); render(); tick(); renderStaffCall(); });
     $("pad").addEventListener("click", function (e) { var k = e.target.dataset && e.target.dataset.key; if (k) { typeChar(k); } });
     $("entry-clear").addEventListener("click", backspace);
     $("entry-ok").addEventListener("click", submit);
@@ -369,6 +587,12 @@
     $("confirmb-send").addEventListener("click", submit);
     $("result-done").addEventListener("click", cancelSession);
     if ($("reveal")) { $("reveal").addEventListener("click", toggleReveal); }
+    if ($("record")) {
+      $("visual-check").addEventListener("change", function () {
+        record.visualAt = $("visual-check").checked ? Date.now() : 0; render();
+      });
+      $("result-print").addEventListener("click", function () { window.print(); });
+    }
     if ($("flow-choice")) {
       $("flow-choice").addEventListener("click", function (e) {
         var f = e.target.dataset && e.target.dataset.flow;
@@ -377,9 +601,26 @@
       });
     }
     $("error-done").addEventListener("click", cancelSession);
+    $("timeout-extend").addEventListener("click", function () { $("timeout-bar").hidden = true; stillHere(true); });
+    // Any touch or key while a timed screen is up means the person is still there.
+    document.addEventListener("pointerdown", function () { idleSince = 0; stillHere(false); });
+    document.addEventListener("keydown", function () { idleSince = 0; stillHere(false); });
+    setInterval(tick, 1000);
+    if ($("call-staff")) { $("call-staff").addEventListener("click", callStaff); }
+    if ($("staff-call")) {
+      $("staff-call-answer").addEventListener("click", function () {
+        if (openCall) { post("/api/staff-calls/answer", { id: openCall.id }); }
+        openCall = null; renderStaffCall();
+      });
+      pollStaffCalls();
+      setInterval(pollStaffCalls, 3000);
+    }
     document.addEventListener("keydown", function (e) {
       if (!snap || snap.state !== "awaiting_credential" || document.body.dataset.screen !== "entry") { return; }
-      if (e.key === "Enter") { submit(); e.preventDefault(); return; }
+      // Enter on a focused button presses that button (Cancel must never send); Enter submits
+      // only from the entry itself: the display, the heading or nothing focused.
+      var onControl = e.target.closest && e.target.closest("button, a, input, select, textarea");
+      if (e.key === "Enter") { if (!onControl) { submit(); e.preventDefault(); } return; }
       if (e.key === "Backspace") { backspace(); e.preventDefault(); return; }
       if (e.key.length === 1) {
         var c = e.key.toUpperCase();

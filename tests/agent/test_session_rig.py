@@ -144,7 +144,8 @@ class Rig:
     """A controller + watcher over fake readers, started; ``stop()`` when done."""
 
     def __init__(self, config: AgentConfig | None = None, readers: list[FakeReader] | None = None,
-                 backend: FakeBackend | None = None, audit: AuditHook | None = None) -> None:
+                 backend: FakeBackend | None = None, audit: AuditHook | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config or make_config()
         self.readers = readers if readers is not None else [FakeReader()]
         self.backend = backend or FakeBackend()
@@ -159,7 +160,8 @@ class Rig:
 
         self.controller = SessionController(
             self.config, self.backend, self.hub, readers=lambda: self.watcher.readers(),
-            audit=audit or (lambda s, o, why: self.audits.append((s.session_id, why, o))))
+            audit=audit or (lambda s, o, why: self.audits.append((s.session_id, why, o))),
+            clock=clock)
         self.watcher = ReaderWatcher(source, self.controller.on_reader_event,
                                      interval_s=self.config.reader.poll_interval_s,
                                      max_backoff_s=0.1)

@@ -1,8 +1,10 @@
-"""Fixtures for the kiosk UI tests: a fake agent (unit tests) and the Flask app pointed at it."""
+"""Fixtures for the kiosk UI tests: a fake agent (unit tests), the Flask app pointed at it, and
+one headless Chromium for every browser test module (one Playwright per process)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -10,6 +12,17 @@ from flask.testing import FlaskClient
 
 from kiosk_ui import create_app
 from tests.kiosk_ui.fake_agent import TOKEN, FakeAgent
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture
@@ -29,3 +42,15 @@ def app(fake_agent: FakeAgent) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield b
+        b.close()
