@@ -483,6 +483,22 @@ _STAFF_ERRORS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Something went wrong",
          "Try again. If it continues, contact your system administrator."),
     ),
+    "RECORDS_BACKLOG": (
+        ("確認記録を送れないため受付を止めています",
+         ("確認記録の送り先（受信サーバー）との接続を確認し、システム管理者に連絡してください。"
+          "お客様の本人確認はほかの方法で行ってください。")),
+        ("Checks are paused: verification records cannot be delivered",
+         ("Check the connection to the records receiver and contact your system administrator. "
+          "Verify the customer's identity another way.")),
+    ),
+    "AUDIT_UNAVAILABLE": (
+        ("監査ログを書き込めないため受付を止めています",
+         ("システム管理者に連絡してください（ディスクの空きと監査ログの書き込み権限）。"
+          "お客様の本人確認はほかの方法で行ってください。")),
+        ("Checks are paused: the audit log cannot be written",
+         ("Contact your system administrator (disk space and the audit log's permissions). "
+          "Verify the customer's identity another way.")),
+    ),
 }
 for _code in ("CERT_NOT_YET_VALID", "CERT_INVALID", "CERT_MALFORMED"):
     _STAFF_ERRORS[_code] = (
@@ -632,7 +648,7 @@ _ERRORS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Something went wrong", "Please try again. If it continues, call a member of staff."),
     ),
     "AUDIT_UNAVAILABLE": (
-        ("ただいま ご利用になれません", "係員をお呼びください。"),
+        ("この端末は現在ご利用いただけません", "係員をお呼びください。"),
         ("This kiosk is out of service", "Please call a member of staff."),
     ),
     "STALE_SESSION": (
