@@ -64,7 +64,8 @@ def main() -> int:
                 samples.append(time.perf_counter() - start)
             print(f"sign-in refused, {label}: {_ms(samples)}")
         store.unlock("bench")
-        print(f"sign-in to staff screen ready (agent API): {_ms(_api_sign_in(Path(tmp), args.runs))}")
+        ready = _api_sign_in(Path(tmp), args.runs)
+        print(f"sign-in to staff screen ready (agent API): {_ms(ready)}")
     return 0
 
 

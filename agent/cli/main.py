@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "agent.cli.commands.verify_cmds",  # verify, verify-cert
     "agent.cli.commands.service_cmds",  # agent, doctor
     "agent.cli.commands.ui_cmds",  # kiosk, demo
+    "agent.cli.commands.staff_cmds",  # staff
 )
 
 

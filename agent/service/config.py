@@ -78,6 +78,12 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffConfig:
+    store_file: str = ""  # "" = staff.db beside the token file, in the agent's state directory
+    idle_lock_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     flows: FlowsConfig = field(default_factory=FlowsConfig)
@@ -86,6 +92,7 @@ class AgentConfig:
     timeouts: TimeoutsConfig = field(default_factory=TimeoutsConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    staff: StaffConfig = field(default_factory=StaffConfig)
 
     @property
     def token_path(self) -> Path:
@@ -98,6 +105,12 @@ class AgentConfig:
     @property
     def hmac_key_path(self) -> Path:
         return Path(self.log.hmac_key_file).expanduser()
+
+    @property
+    def staff_store_path(self) -> Path:
+        if self.staff.store_file:
+            return Path(self.staff.store_file).expanduser()
+        return self.token_path.parent / "staff.db"
 
     @property
     def test_trust(self) -> bool:
@@ -122,6 +135,7 @@ _SECTIONS: dict[str, type] = {
     "timeouts": TimeoutsConfig,
     "api": ApiConfig,
     "log": LogConfig,
+    "staff": StaffConfig,
 }
 
 
@@ -239,3 +253,5 @@ def _check(c: AgentConfig) -> None:
         raise ConfigError("log.hmac_key_file", "must not be empty")
     if c.log.level.upper() not in ("TRAFFIC", "DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log.level", "must be TRAFFIC, DEBUG, INFO, WARNING or ERROR")
+    if not 10 <= c.staff.idle_lock_s <= 3600:
+        raise ConfigError("staff.idle_lock_s", "must be between 10 and 3600 seconds")
