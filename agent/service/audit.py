@@ -69,6 +69,10 @@ class AuditLog:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
     def card_ref(self, certificate_der: bytes | None, fallback: str | None = None) -> str | None:
         """Keyed hash that correlates taps of one card without identifying it."""
         material = certificate_der if certificate_der else (fallback or "").encode()
@@ -89,6 +93,8 @@ class AuditLog:
         steps: list[dict[str, Any]],
         verdict: dict[str, Any] | None,
         certificate_der: bytes | None,
+        staff_id: str | None = None,
+        staff_session: str | None = None,
     ) -> dict[str, Any]:
         """Build and append one line; returns it (tests inspect it)."""
         verdict = verdict or {}
@@ -121,7 +127,23 @@ class AuditLog:
             "timings_ms": {
                 str(k)[:40]: v for k, v in list(timings.items())[:32] if isinstance(v, int | float)
             },
+            "staff_id": staff_id,  # who ran a staff-mode check (None on the unattended screen)
+            "staff_session": staff_session,
         }
+        self._append(line)
+        return line
+
+    def event(self, event: str, *, at: float | None = None, **fields: str | int | None
+              ) -> dict[str, Any]:
+        """Append one staff event line (sign-in, sign-out, lockout, unlock, My Number reveal):
+        the event, the time and the given IDs only; never a password or a My Number."""
+        line: dict[str, Any] = {"v": 1, "event": event, "time": _iso(time.time() if at is None
+                                                                     else at)}
+        line.update(fields)
+        self._append(line)
+        return line
+
+    def _append(self, line: dict[str, Any]) -> None:
         text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
         with self._lock:
             if self._path is not None:
@@ -129,4 +151,3 @@ class AuditLog:
                 with os.fdopen(fd, "a", encoding="utf-8") as f:
                     f.write(text + "\n")
             self.lines_written += 1
-        return line

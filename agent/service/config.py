@@ -228,6 +228,9 @@ def _check(c: AgentConfig) -> None:
         raise ConfigError("flows.enabled", "lists a flow twice")
     if c.flows.default not in c.flows.enabled:
         raise ConfigError("flows.default", f"{c.flows.default!r} is not in flows.enabled")
+    if c.flows.default in ("face", "number"):
+        # The staff-only flows start only from a signed-in staff session, never by default.
+        raise ConfigError("flows.default", f"{c.flows.default!r} is a staff-only flow")
     if c.trust.mode not in TRUST_MODES:
         raise ConfigError("trust.mode", f"must be one of {', '.join(TRUST_MODES)}")
     if c.trust.mode == "test" and not c.trust.test_dir:

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from agent.staff.authenticator import MAX_FAILURES
 from agent.staff.store import Account, Role, StaffStore
 
-STAFF_FLOWS = frozenset({"face", "number"})
-
 
 class StaffSessionError(Exception):
     """No valid staff session (missing, unknown, expired, another browser's) or not allowed."""

@@ -21,6 +21,7 @@ from test_service_rig import (
 from agent.service.agent_service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS
 from card.transports.emulated import EmulatedReader
+from tests.support.staff import sign_in_staff
 
 FLOWS = ("sign", "auth", "face", "number")
 
@@ -33,6 +34,7 @@ def demo(tmp_path: Path, trust_dir: Path):
                        keepalive_s=1.0)
     svc.start()
     http_ = Http(svc.url, svc.token)
+    sign_in_staff(svc, http_)  # face and number need a signed-in staff member
     sse = SseReader(http_)
     yield svc, http_, sse
     sse.close()
@@ -63,11 +65,14 @@ def test_every_persona_every_flow(demo, persona: str):
         start, idle = sse.wait(lambda s: s["state"] == "idle", start=i + 1)
         assert idle["verdict"] is None and idle["session_id"] is None
         start += 1
-    lines = Path(svc.config.log.audit_file).read_text(encoding="utf-8").splitlines()
-    assert len(lines) == len(FLOWS)
-    for line in lines:
-        record = json.loads(line)
+    records = [json.loads(line) for line in
+               Path(svc.config.log.audit_file).read_text(encoding="utf-8").splitlines()]
+    taps = [r for r in records if "event" not in r]  # staff sign-in lines are events
+    assert len(taps) == len(FLOWS)
+    for record in taps:
         assert record["ended_by"] == "card_removed"
+        if record["flow"] in ("face", "number") or record["attempts"]:
+            assert record["staff_id"] == "test-supervisor"  # the signed-in client ran it
 
 
 def test_demo_personas_and_faults_and_audit_key(demo):

@@ -55,3 +55,9 @@ def forbidden_patterns(persona: Any) -> list[tuple[str, re.Pattern[str]]]:
         out.append((label, rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])"))
         out += [(label + "-hex", p) for p in _hex_forms(secret)]
     return [(label, re.compile(p)) for label, p in out]
+
+
+def secret_patterns(label: str, secret: str) -> list[tuple[str, re.Pattern[str]]]:
+    """(label, pattern) for one secret (a staff password) as text and as hex."""
+    out = [(label, re.escape(secret))] + [(label + "-hex", p) for p in _hex_forms(secret)]
+    return [(name, re.compile(p)) for name, p in out]
