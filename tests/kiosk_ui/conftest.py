@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -29,3 +30,19 @@ def app(fake_agent: FakeAgent) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test process, shared by every browser test module (two
+    sync Playwright instances cannot run in one process)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.kiosk_ui.test_kiosk_browser import CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield b
+        b.close()

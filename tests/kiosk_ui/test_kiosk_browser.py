@@ -63,18 +63,6 @@ def verify_count(card: Any) -> int:
     return sum(1 for a in card.apdu_log if a.command[1:2] == b"\x20" and (a.masked_length or 0) > 0)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def agent_config() -> dict[str, Any]:
     return {}

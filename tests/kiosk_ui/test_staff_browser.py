@@ -14,12 +14,10 @@ import pytest
 
 from card.emulator import PERSONAS
 from tests.kiosk_ui.helpers import staff_sign_in
-from tests.kiosk_ui.test_kiosk_browser import (  # noqa: F401 - fixtures
+from tests.kiosk_ui.test_kiosk_browser import (
     LANDSCAPE,
     TIMEOUT_MS,
     Stack,
-    agent_config,
-    browser,
     enter_password,
     shot,
     type_keys,
@@ -76,7 +74,7 @@ def stack(tmp_path: Path, clock: Clock) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def page(browser: Any, stack: Stack) -> Iterator[Any]:  # noqa: F811 - this file's own stack
+def page(browser: Any, stack: Stack) -> Iterator[Any]:
     ctx = browser.new_context(locale="ja-JP", viewport=LANDSCAPE)
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
