@@ -77,6 +77,7 @@ def _api_sign_in(tmp: Path, runs: int) -> list[float]:
     from agent.staff import Role
 
     samples = []
+    (tmp / "demo").mkdir(mode=0o700)
     with demo_agent(tmp / "demo") as agent:
         agent.service.staff_store.add("bench2", PASSWORD, Role.CLERK)
         host, port = agent.url.removeprefix("http://").rsplit(":", 1)
