@@ -266,3 +266,15 @@ def test_sign_in_answers_and_lockout(rig: Rig) -> None:
     audit = Path(rig.svc.config.log.audit_file).read_text()
     assert "nobody" not in audit and "Wrong-pass-1" not in audit
     assert '"event":"staff_unlocked","time"' in audit and '"by":"boss"' in audit
+
+
+def test_disabling_an_account_ends_its_session_at_once(rig: Rig) -> None:
+    clerk = rig.client("clerk")
+    assert clerk.call("GET", "/v1/staff/me")[0] == 200
+    rig.svc.staff_store.set_enabled("clerk", False)  # what `myna staff disable clerk` does
+    status, answer = clerk.call("POST", "/v1/flow", {"flow": "face"})
+    assert status == 403 and answer["error"]["code"] == "STAFF_REQUIRED"
+    assert rig.http.state()["flow"] == "sign"
+    assert '"reason":"account"' in Path(rig.svc.config.log.audit_file).read_text()
+    rig.svc.staff_store.set_enabled("clerk", True)
+    assert clerk.call("GET", "/v1/staff/me")[0] == 403  # that session stays ended

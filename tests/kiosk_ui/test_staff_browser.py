@@ -266,3 +266,20 @@ def test_reveal_asks_for_the_password_again(page: Any, stack: Stack, clock: Cloc
     assert page.is_hidden("#staff-reveal")
     audit = Path(stack.agent.config.log.audit_file).read_text()
     assert number not in audit and '"event":"reveal"' in audit and '"staff_id":"demo"' in audit
+
+
+def test_the_unattended_screen_cannot_start_a_staff_flow(page: Any, stack: Stack) -> None:
+    from card.ids import AID, MAX_TRIES_MATCH_KEY, SurfaceEF
+
+    page.goto(stack.base_url + "/")
+    wait_screen(page, "idle")
+    status = page.evaluate("""() => fetch('/api/flow', {method: 'POST', headers: {'Content-Type':
+      'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content},
+      body: JSON.stringify({flow: 'face'})}).then(r => r.status)""")
+    assert status == 403
+    card = stack.insert("yamada-taro")
+    page.wait_for_function("() => document.getElementById('pad').dataset.kind === 'sign_password'")
+    assert agent_flow(stack) == "sign"
+    # Nothing reached the card-face AP: not even a SELECT, and its counter is full.
+    assert card.tries_left(AID.SURFACE, SurfaceEF.MATCH_B) == MAX_TRIES_MATCH_KEY
+    assert not any(AID.SURFACE.value in a.command for a in card.apdu_log)
