@@ -148,6 +148,28 @@ def login() -> Any:
     return jsonify({"ok": True, "staff": answer.get("staff")})
 
 
+@bp.post("/staff/api/login/card")
+def login_card() -> Any:
+    """Sign in with the member's own card: the ``auth`` result on screen now is the proof."""
+    bid = browser_id()
+    with _tokens().login_lock:
+        try:
+            snap = _agent().state()
+            if snap.session_id is None or snap.flow != "auth" or snap.state != "result":
+                return _fail(403, "STAFF_LOGIN_FAILED", "staff.login_failed")
+            answer = _agent().staff_call("POST", "/v1/staff/login/card",
+                                         {"session_id": snap.session_id},
+                                         {"X-Myna-Browser": bid})
+        except AgentUnavailableError:
+            return _fail(503, "UNAVAILABLE", "staff.unavailable")
+        except AgentRequestError as e:
+            return _refused(e)
+    if not isinstance(answer, dict) or not isinstance(answer.get("token"), str):
+        return _fail(503, "UNAVAILABLE", "staff.unavailable")
+    _tokens().put(bid, answer["token"])
+    return jsonify({"ok": True, "staff": answer.get("staff")})
+
+
 @bp.post("/staff/api/logout")
 def logout() -> Any:
     result = _call("POST", "/v1/staff/logout", {})

@@ -42,6 +42,9 @@ _JA = {
     "staff.reveal.title": "個人番号を表示するには、パスワードをもう一度入力してください",
     "staff.reveal.ok": "表示する",
     "staff.reveal.cancel": "やめる",
+    "staff.card": "職員カードでサインイン",
+    "staff.card.hint": "ご自身のカードをかざし、暗証番号（4桁）を入力してください",
+    "staff.back": "戻る",
 }
 
 _EN = {
@@ -79,6 +82,9 @@ _EN = {
     "staff.reveal.title": "To show the My Number, enter your password again",
     "staff.reveal.ok": "Show",
     "staff.reveal.cancel": "Cancel",
+    "staff.card": "Sign in with my card",
+    "staff.card.hint": "Hold your own My Number card to the reader and enter its 4-digit PIN",
+    "staff.back": "Back",
 }
 
 STAFF_CATALOGS: dict[str, dict[str, str]] = {"ja": _JA, "en": _EN}

@@ -206,6 +206,19 @@ class SessionController:
                 raise BusyError("no My Number result of this staff session")
             return number
 
+    def card_reference_of(self, session_id: str) -> str | None:
+        """The card reference of the ``auth`` result on screen, when the card proved it holds
+        its key (a member of staff signing in with their own card), else None."""
+        with self._lock:
+            s = self._session
+            if (s is None or s.session_id != session_id or self._state is not SessionState.RESULT
+                    or s.flow != "auth" or s.outcome is None or not s.outcome.ok
+                    or "possession" not in (s.outcome.verdict.get("assurance") or [])):
+                return None
+            ident = s.outcome.verdict.get("identity")
+            ref = ident.get("card_reference") if isinstance(ident, dict) else None
+            return ref if isinstance(ref, str) else None
+
     def staff_session_ended(self, staff_session: str, others_active: bool) -> None:
         """A staff member signed out or was locked out: end the staff-mode tap they ran (or
         one waiting for a staff credential), and leave staff flows unless others are signed in."""

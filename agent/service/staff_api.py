@@ -10,13 +10,14 @@ reveal writes an audit line with the staff ID and session, never a password or a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
 
 from agent.service.audit import AuditLog
-from agent.service.session import SessionController, StaffRequiredError
+from agent.service.session import BusyError, SessionController, StaffRequiredError
 from agent.staff import (
     LoginFailedError,
     LoginLockedError,
@@ -28,6 +29,7 @@ from agent.staff import (
     StaffSessions,
     StaffStore,
 )
+from agent.staff.authenticator import MAX_FAILURES
 from agent.staff.report import build_report, parse_since
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,24 @@ def register_staff_routes(app: Flask, host: StaffHost, body: Any, as_json: Any,
         token, session = sessions.start(account, browser_id())
         audit.event("staff_signed_in", staff_id=account.staff_id, staff_session=session.ref)
         logger.info("staff %s signed in", account.staff_id)
+        return as_json({"token": token, "staff": session.to_json(sessions.idle_s)})
+
+    @app.post("/v1/staff/login/card")
+    def staff_login_card() -> Response:
+        """Sign in with one's own My Number card: the ``auth`` flow (PIN, chain, possession)
+        just succeeded on this tap, and its card reference is registered to an account."""
+        data = body({"session_id": str}, ("session_id",))
+        ref = host.controller.card_reference_of(data["session_id"])
+        account = store.find_card(ref) if ref else None
+        if account is None or not account.enabled or account.failed >= MAX_FAILURES:
+            audit.event("staff_sign_in_failed", staff_id=account.staff_id if account else None,
+                        reason="CARD")
+            return error(403, "STAFF_LOGIN_FAILED", "sign-in refused")
+        token, session = sessions.start(account, browser_id())
+        with contextlib.suppress(BusyError):  # the card may have left already
+            host.controller.cancel(data["session_id"])  # nothing of the staff card stays
+        audit.event("staff_signed_in", staff_id=account.staff_id, staff_session=session.ref,
+                    method="card")
         return as_json({"token": token, "staff": session.to_json(sessions.idle_s)})
 
     @app.post("/v1/staff/logout")

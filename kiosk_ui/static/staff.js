@@ -16,6 +16,7 @@
   var target = null;               // the input the on-screen keyboard types into
   var pendingReveal = null;        // {sid, resolve} while the reveal dialog is open
   var sending = false;
+  var cardMode = false;            // signing in with the member's own card (the auth flow)
 
   function $(id) { return document.getElementById(id); }
   function lang() { return document.documentElement.lang === "en" ? "en" : "ja"; }
@@ -84,6 +85,8 @@
       " (" + t("staff.role." + staff.role) + ")";
   }
   function showSignin(noticeKey) {
+    cardMode = false;
+    $("staff-card-bar").hidden = true;
     document.body.dataset.staff = "signed-out";
     $("staff-bar").hidden = true;
     $("staff-admin-panel").hidden = true;
@@ -94,6 +97,8 @@
     $("staff-id").focus();
   }
   function signedIn(info) {
+    cardMode = false;
+    $("staff-card-bar").hidden = true;
     staff = info;
     lastActivity = lastTouch = Date.now();
     document.body.dataset.staff = "signed-in";
@@ -142,6 +147,24 @@
       target = $("staff-password"); $("staff-password").focus();
     });
     pw = null;
+  }
+
+  // ---- sign-in with the member's own card: the kiosk screen runs the auth flow (PIN, chain,
+  // possession); its result on screen is exchanged for a staff session by the agent.
+  function startCard() {
+    cardMode = true;
+    document.body.dataset.staff = "card";
+    $("staff-signin").hidden = true;
+    $("staff-card-bar").hidden = false;
+    call("POST", "/api/flow", { flow: "auth" });
+  }
+  function onScreen() {
+    if (!cardMode || document.body.dataset.screen !== "result") { return; }
+    cardMode = false;
+    call("POST", "/staff/api/login/card", {}).then(function (r) {
+      if (r.status === 200 && r.body.staff) { signedIn(r.body.staff); return; }
+      showSignin(r.body.message_key || "staff.login_failed");
+    });
   }
 
   // ---- activity and idle lock (Date.now and timers, so a test can move the clock) -----------
@@ -257,6 +280,9 @@
   $("staff-reveal-cancel").addEventListener("click", function () { closeReveal({ status: 0, body: {} }); });
   $("staff-signout").addEventListener("click", function () { lock("staff.signed_out"); });
   $("staff-admin").addEventListener("click", openAdmin);
+  $("staff-card").addEventListener("click", startCard);
+  $("staff-card-back").addEventListener("click", function () { showSignin(null); });
+  new MutationObserver(onScreen).observe(document.body, { attributes: true, attributeFilter: ["data-screen"] });
   $("staff-admin-close").addEventListener("click", function () { $("staff-admin-panel").hidden = true; });
   ["pointerdown", "keydown"].forEach(function (ev) { document.addEventListener(ev, activity, true); });
   new MutationObserver(applyText).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });

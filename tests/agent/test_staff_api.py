@@ -278,3 +278,47 @@ def test_disabling_an_account_ends_its_session_at_once(rig: Rig) -> None:
     assert '"reason":"account"' in Path(rig.svc.config.log.audit_file).read_text()
     rig.svc.staff_store.set_enabled("clerk", True)
     assert clerk.call("GET", "/v1/staff/me")[0] == 403  # that session stays ended
+
+
+def _auth_result(rig: Rig, persona: str, pin: str) -> dict[str, Any]:
+    rig.http.call("POST", "/v1/flow", {"flow": "auth"})
+    rig.svc.demo.insert(persona)  # type: ignore[union-attr]
+    _, snap = rig.wait(lambda s: s["state"] == "awaiting_credential" and s["flow"] == "auth")
+    rig.http.call("POST", "/v1/credential", {"session_id": snap["session_id"], "credential": pin})
+    _, snap = rig.wait(lambda s: s["state"] in ("result", "error")
+                       or (s["state"] == "awaiting_credential" and s["error"]))
+    return snap
+
+
+def test_sign_in_with_ones_own_card(rig: Rig) -> None:
+    from agent.cli.commands.staff_cmds import card_reference
+    from agent.staff import Role
+
+    ref = card_reference("emulator:yamada-taro")
+    rig.svc.staff_store.add("cardclerk", TEST_STAFF_PASSWORD, Role.CLERK, card_ref=ref)
+    c = rig.client(None)
+    # A wrong PIN gives no result, and no result signs nobody in.
+    snap = _auth_result(rig, "yamada-taro", "9999")
+    before = rig.frozen()[:6]
+    status, answer = c.call("POST", "/v1/staff/login/card", {"session_id": snap["session_id"]})
+    assert status == 403 and answer["error"]["code"] == "STAFF_LOGIN_FAILED"
+    assert rig.frozen()[:6] == before  # the card and the tap untouched (only an audit line)
+    rig.svc.demo.remove()  # type: ignore[union-attr]
+    rig.wait(lambda s: s["state"] == "idle")
+    # A genuine card whose reference no account holds: refused the same way.
+    snap = _auth_result(rig, "foreign-resident", PERSONAS["foreign-resident"].credentials.auth_pin)
+    assert snap["state"] == "result"
+    status, answer = c.call("POST", "/v1/staff/login/card", {"session_id": snap["session_id"]})
+    assert status == 403 and answer["error"]["code"] == "STAFF_LOGIN_FAILED"
+    rig.svc.demo.remove()  # type: ignore[union-attr]
+    rig.wait(lambda s: s["state"] == "idle")
+    # The member's own card, PIN and possession proven: signed in, and the card's tap ends.
+    snap = _auth_result(rig, "yamada-taro", PERSONA.credentials.auth_pin)
+    status, answer = c.call("POST", "/v1/staff/login/card", {"session_id": snap["session_id"]})
+    assert status == 200 and answer["staff"]["staff_id"] == "cardclerk"
+    rig.wait(lambda s: s["state"] == "awaiting_removal" and s["verdict"] is None)
+    rig.svc.demo.remove()  # type: ignore[union-attr]
+    rig.wait(lambda s: s["state"] == "idle")
+    c.staff["X-Myna-Staff"] = answer["token"]
+    assert c.call("POST", "/v1/flow", {"flow": "face"})[0] == 200
+    assert '"method":"card"' in Path(rig.svc.config.log.audit_file).read_text()

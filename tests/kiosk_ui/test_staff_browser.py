@@ -283,3 +283,24 @@ def test_the_unattended_screen_cannot_start_a_staff_flow(page: Any, stack: Stack
     # Nothing reached the card-face AP: not even a SELECT, and its counter is full.
     assert card.tries_left(AID.SURFACE, SurfaceEF.MATCH_B) == MAX_TRIES_MATCH_KEY
     assert not any(AID.SURFACE.value in a.command for a in card.apdu_log)
+
+
+def test_sign_in_with_ones_own_card(page: Any, stack: Stack) -> None:
+    from agent.cli.commands.staff_cmds import card_reference
+    from agent.staff import Role
+
+    stack.agent.service.staff_store.add("kato", CLERK_PASSWORD, Role.CLERK,
+                                        card_ref=card_reference("emulator:yamada-taro"))
+    page.goto(stack.base_url + "/staff")
+    page.wait_for_selector("#staff-signin", state="visible")
+    page.click("#staff-card")
+    stack.insert("yamada-taro")
+    page.wait_for_function("() => document.getElementById('pad').dataset.kind === 'auth_pin'")
+    enter_password(page, PERSONAS["yamada-taro"].credentials.auth_pin)
+    page.wait_for_function("() => document.body.dataset.staff === 'signed-in'")
+    assert "kato" in page.text_content("#staff-who")
+    wait_screen(page, "awaiting_removal")  # the member's own card: its tap ends at once
+    stack.remove()
+    page.wait_for_function("() => document.body.dataset.screen === 'idle'")
+    stack.insert("yamada-taro")
+    page.wait_for_function("() => document.getElementById('pad').dataset.kind === 'match_b'")

@@ -103,3 +103,19 @@ def test_report_counts_per_staff_without_identity(config: Path, tmp_path: Path,
     code, out = run(capsys, "report", "--since", "2026-11-15", "--config", str(config))
     assert "sato" in out and "PIN_INVALID" in out
     assert run(capsys, "report", "--since", "yesterday", "--config", str(config))[0] == 2
+
+
+@pytest.mark.emulator_only
+def test_add_with_a_card(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    monkeypatch.setenv("MYNA_STAFF_PASSWORD", PASSWORD)
+    code, out = run(capsys, "add", "kato", "--role", "clerk", "--card", "--reader",
+                    "emulator:yamada-taro", "--config", str(config))
+    assert code == 0 and "signs in with a card" in out
+    ref = StaffStore(tmp_path / "state" / "staff.db").get("kato").card_ref  # type: ignore[union-attr]
+    assert ref is not None and len(ref) == len(hashlib.sha256().hexdigest())
+    code, out = run(capsys, "add", "ito", "--role", "clerk", "--card", "--reader",
+                    "pcsc:no-such-reader", "--config", str(config))
+    assert code == 1 and StaffStore(tmp_path / "state" / "staff.db").get("ito") is None

@@ -40,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     a.add_argument("--my-number", action="store_true",
                    help="may run the number flow and reveal a My Number")
     a.add_argument("--password-file", type=Path, help="read the password from this file")
+    a.add_argument("--card", action="store_true",
+                   help="also sign in with this member's own My Number card (auth flow)")
+    a.add_argument("--reader", default="pcsc", metavar="LOC",
+                   help="reader holding that card (default pcsc)")
     a.set_defaults(func=cmd_add)
 
     s = sub.add_parser("list", help="list accounts (no passwords, no hashes)", parents=[common])
@@ -96,6 +100,28 @@ def _new_password(args: argparse.Namespace) -> str | None:
     return first
 
 
+def card_reference(locator: str) -> str:
+    """The card reference the ``auth`` flow reports for the card in ``locator``: the SHA-256
+    of its authentication certificate (no PIN needed to read it; sign-in runs the whole flow).
+
+    :raises StaffStoreError: no card, or not a My Number card.
+    """
+    import hashlib
+
+    from agent.staff import StaffStoreError
+    from card.apps import CertificateKind, JpkiApp
+    from card.channel import ApduChannel
+    from card.errors import CardError
+    from card.transports import open_reader
+
+    try:
+        with open_reader(locator).connect(exclusive=True) as connection:
+            der = JpkiApp(ApduChannel(connection)).read_certificate(CertificateKind.AUTH)
+    except CardError as e:
+        raise StaffStoreError(f"cannot read the card in {locator}: {e}") from e
+    return hashlib.sha256(der).hexdigest()
+
+
 def _run(args: argparse.Namespace, action: Callable[[argparse.Namespace], int]) -> int:
     from agent.staff import PasswordPolicyError, StaffStoreError
 
@@ -112,11 +138,13 @@ def cmd_add(args: argparse.Namespace) -> int:
         from agent.staff import Role
 
         store = _store(a)
+        ref = card_reference(a.reader) if a.card else None
         password = _new_password(a)
         if password is None:
             return 1
-        store.add(a.staff_id, password, Role(a.role), my_number=a.my_number)
-        extra = ", may reveal My Numbers" if a.my_number else ""
+        store.add(a.staff_id, password, Role(a.role), my_number=a.my_number, card_ref=ref)
+        extra = (", may reveal My Numbers" if a.my_number else "") + (
+            ", signs in with a card" if ref else "")
         print(f"added {a.staff_id} ({a.role}{extra})")
         return 0
 
