@@ -45,10 +45,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
     app.extensions["myna_agent"] = client
 
-    from kiosk_ui import demo_panel, screens, security
+    from kiosk_ui import demo_panel, screens, security, staff
 
     security.init_app(app)
     app.register_blueprint(screens.bp)
+    app.register_blueprint(staff.bp)
     if app.config["DEMO"]:
         app.register_blueprint(demo_panel.bp)
     return app

@@ -226,11 +226,13 @@ class AgentClient:
         return h
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                 staff: dict[str, str] | None = None) -> Any:
         payload = None if body is None else json.dumps(body).encode()
         headers = self._headers(
             {"Content-Type": "application/json"} if payload is not None else None
         )
+        headers.update(staff or {})  # the staff session and paired browser (kiosk_ui.staff)
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
         try:
             conn.request(method, self.prefix + path, body=payload, headers=headers)
@@ -267,18 +269,27 @@ class AgentClient:
     def state(self) -> Snapshot:
         return Snapshot.from_json(self._request("GET", "/v1/state"))
 
-    def set_flow(self, flow: str) -> Snapshot:
-        return Snapshot.from_json(self._request("POST", "/v1/flow", {"flow": flow}))
+    def set_flow(self, flow: str, staff: dict[str, str] | None = None) -> Snapshot:
+        return Snapshot.from_json(self._request("POST", "/v1/flow", {"flow": flow}, staff))
 
     def submit_credential(
-        self, session_id: str, credential: str, confirm_last_try: bool
+        self, session_id: str, credential: str, confirm_last_try: bool,
+        staff: dict[str, str] | None = None,
     ) -> Snapshot:
         body = {
             "session_id": session_id,
             "credential": credential,
             "confirm_last_try": confirm_last_try,
         }
-        return Snapshot.from_json(self._request("POST", "/v1/credential", body))
+        return Snapshot.from_json(self._request("POST", "/v1/credential", body, staff))
+
+    def staff_call(self, method: str, path: str, body: dict[str, Any] | None,
+                   staff: dict[str, str]) -> Any:
+        """One call to the agent's staff endpoints (``/v1/staff/*``, ``/v1/reveal``); raises
+        ``AgentRequestError`` with the agent's code on a refusal (403, 429)."""
+        if not (path.startswith("/v1/staff/") or path == "/v1/reveal"):
+            raise ValueError("not a staff endpoint")
+        return self._request(method, path, body, staff)
 
     def activity(self, session_id: str) -> float:
         """The person is still there: restart the session's timer; returns seconds left."""

@@ -24,7 +24,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from kiosk_ui.agent_client import AgentClient, AgentRequestError, AgentUnavailableError
 from kiosk_ui.messages import all_catalogs, catalog, staff_text
-from kiosk_ui.viewmodel import my_number, view
+from kiosk_ui.staff import staff_headers
+from kiosk_ui.viewmodel import view
 
 log = logging.getLogger(__name__)
 bp = Blueprint("screens", __name__)
@@ -197,11 +198,11 @@ def set_flow() -> tuple[Response, int] | Response:
     if body is None or body.get("flow") not in FLOWS:
         return _fail(400, "INPUT", "input.bad_request")
     try:
-        return jsonify(view(_agent().set_flow(body["flow"])))
+        return jsonify(view(_agent().set_flow(body["flow"], staff_headers())))
     except AgentUnavailableError:
         return _fail(503, "UNAVAILABLE", "unavailable.title")
     except AgentRequestError as e:
-        return _fail(409 if e.status == 409 else 400, e.code)
+        return _fail(e.status if e.status in (403, 409) else 400, e.code)
 
 
 @bp.post("/api/credential")
@@ -237,10 +238,12 @@ def credential() -> tuple[Response, int] | Response:
         if snap.credential.needs_confirmation and not confirm:
             return _fail(400, "INPUT", "input.needs_confirmation")
         try:
-            after = client.submit_credential(sid, value, confirm)
+            after = client.submit_credential(sid, value, confirm, staff_headers())
         except AgentUnavailableError:
             return _fail(503, "UNAVAILABLE", "unavailable.title")
         except AgentRequestError as e:
+            if e.status == 403:  # the agent wants a signed-in staff member (kiosk_ui.staff)
+                return _fail(403, e.code, "staff.required")
             return _fail(409 if e.status == 409 else 400, e.code)
         finally:
             # Sent or not, this screen's credential is spent: an unknown outcome must not be
@@ -298,35 +301,6 @@ def answer_staff_call() -> tuple[Response, int] | Response:
         return _fail(400, "INPUT", "input.bad_request")
     _staff_calls().answer(number)
     return jsonify({"ok": True})
-
-
-@bp.post("/api/reveal")
-def reveal_number() -> tuple[Response, int] | Response:
-    """Staff-only explicit reveal of the My Number on a ``number`` result (design §2).
-
-    The number travels only in this POST's no-store JSON body, never in a snapshot, URL, cookie
-    or storage; the page shows it for a few seconds and masks it again. Only the staff page
-    offers the button and sends ``mode: staff``; the agent's session must still be showing
-    this very result, so a stale or purged session reveals nothing.
-    """
-    body = _json_body()
-    sid = body.get("session_id") if body else None
-    if (
-        body is None
-        or body.get("mode") != "staff"
-        or not isinstance(sid, str)
-        or not _SESSION_ID.fullmatch(sid)
-    ):
-        return _fail(400, "INPUT", "input.bad_request")
-    try:
-        snap = _agent().state()
-    except AgentUnavailableError:
-        return _fail(503, "UNAVAILABLE", "unavailable.title")
-    number = my_number(snap) if snap.session_id == sid else None
-    if number is None:
-        return _fail(409, "STALE_SESSION", "stale.title")
-    log.info("my number revealed on the staff screen")  # the event only, never the number
-    return jsonify({"ok": True, "my_number": number})
 
 
 @bp.app_errorhandler(403)

@@ -115,23 +115,12 @@ def _identity(ident: dict[str, Any], flow: str) -> dict[str, Any]:
         out["verified"] = ident.get("verified") is True
     if flow == "number":
         out["verified"] = ident.get("verified") is True
-    number = _s(ident.get("my_number"), 12)
-    if number:
-        # Design §2: masked on screen; the full number crosses to the browser only on a staff
-        # member's explicit reveal (screens.reveal_number), never in a snapshot.
-        out["my_number_masked"] = "•••• •••• " + number[-4:]
+    last4 = _s(ident.get("my_number_last4"), 4)
+    if last4:
+        # Design §2: masked on screen. The agent's snapshots carry only the last four digits;
+        # the full number comes from the agent only on a staff member's reveal (kiosk_ui.staff).
+        out["my_number_masked"] = "•••• •••• " + last4
     return out
-
-
-def my_number(snap: Snapshot) -> str | None:
-    """The full My Number of a ``number`` result on screen now, else None (never logged)."""
-    verdict = snap.verdict
-    if snap.state != "result" or snap.flow != "number" or not isinstance(verdict, dict):
-        return None
-    ident = verdict.get("identity")
-    ok = verdict.get("ok") is True and isinstance(ident, dict)
-    number = ident.get("my_number") if ok and isinstance(ident, dict) else None
-    return number if isinstance(number, str) and len(number) == 12 and number.isdigit() else None
 
 
 def view(snap: Snapshot) -> dict[str, Any]:

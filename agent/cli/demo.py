@@ -27,6 +27,11 @@ from agent.service.config import AgentConfig, config_from_mapping
 
 log = logging.getLogger(__name__)
 
+# The demo's own staff account (test data, printed with the URLs): a supervisor who may run the
+# number flow, so every staff screen can be tried. A real kiosk starts with none (deploy/README).
+DEMO_STAFF_ID = "demo"
+DEMO_STAFF_PASSWORD = "Demo-staff-2026"  # noqa: S105 - demo data, printed by `myna demo`
+
 
 def demo_config(
     workdir: Path,
@@ -86,14 +91,21 @@ class DemoAgent:
 
 
 @contextlib.contextmanager
-def demo_agent(workdir: Path, **config_kw: Any) -> Iterator[DemoAgent]:
-    """Run the demo agent (emulated reader, no card inserted) for the ``with`` block."""
+def demo_agent(workdir: Path, *, staff_clock: Any = None, **config_kw: Any
+               ) -> Iterator[DemoAgent]:
+    """Run the demo agent (emulated reader, no card inserted) for the ``with`` block;
+    ``staff_clock`` moves staff sign-in delays and idle expiry in tests."""
     from agent.service.agent_service import AgentService
     from card.transports.emulated import EmulatedReader
 
     config = demo_config(workdir, **config_kw)
     reader = EmulatedReader("Myna demo reader")
-    service = AgentService(config, demo_reader=reader)
+    service = AgentService(config, demo_reader=reader, staff_clock=staff_clock)
+    from agent.staff import Role
+
+    if service.staff_store.get(DEMO_STAFF_ID) is None:
+        service.staff_store.add(DEMO_STAFF_ID, DEMO_STAFF_PASSWORD, Role.SUPERVISOR,
+                                my_number=True)
     service.start()
     try:
         yield DemoAgent(service, reader, config)
@@ -191,6 +203,8 @@ def run_demo(
                     f"{p.credentials.sign_password} (test data)",
                     file=out,
                 )
+                print(f"           staff sign-in {DEMO_STAFF_ID} / {DEMO_STAFF_PASSWORD} "
+                      "(demo data)", file=out)
                 print(f"           ready in {elapsed:.2f} s; Ctrl-C stops everything", file=out)
                 out.flush()
                 proc.wait()

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "agent.cli.commands.ui_cmds",  # kiosk, demo
     "agent.cli.commands.records_cmds",  # keys, records
     "agent.cli.commands.receiver_cmds",  # receiver
+    "agent.cli.commands.staff_cmds",  # staff
 )
 
 

@@ -34,6 +34,7 @@ from agent.service.session import (
     StepCallback,
 )
 from agent.service.watcher import ReaderSource, ReaderWatcher, source_for_locator
+from agent.staff import StaffAuthenticator, StaffSession, StaffSessions, StaffStore
 from card.ids import AID
 from card.transports import CardConnection, Reader
 
@@ -138,6 +139,7 @@ class AgentService:
         keepalive_s: float = 15.0,
         hub: EventHub | None = None,
         records: Any = None,
+        staff_clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
         # Verification records (agent.records.keeper.RecordKeeper); tests may pass their own.
@@ -168,6 +170,14 @@ class AgentService:
         )
         self.watcher = ReaderWatcher(source, self.controller.on_reader_event,
                                      interval_s=config.reader.poll_interval_s)
+        # Staff accounts live beside the token in the agent's state directory; the clock is
+        # injectable so tests move time for delays and idle expiry instead of sleeping.
+        self.staff_store = StaffStore(config.staff_store_path, clock=staff_clock or time.time)
+        self.staff_auth = StaffAuthenticator(self.staff_store, clock=staff_clock or time.time)
+        self.staff_sessions = StaffSessions(self.staff_store, idle_s=config.staff.idle_lock_s,
+                                            clock=staff_clock or time.monotonic,
+                                            on_end=self._staff_ended)
+        self._staff_sweep_stop = threading.Event()
         self.demo: DemoControl | None = (
             EmulatedDemo(demo_reader, self.watcher) if demo_reader is not None else None
         )
@@ -188,10 +198,12 @@ class AgentService:
         self.controller.start()
         self.watcher.start()
         self._server_thread.start()
+        threading.Thread(target=self._sweep_staff, name="myna-staff", daemon=True).start()
         logger.info("agent listening on %s (token file %s)", self.url, self.token_file)
         return self
 
     def stop(self) -> None:
+        self._staff_sweep_stop.set()
         self.watcher.stop()
         self.controller.stop()
         if self.records is not None:
@@ -233,7 +245,23 @@ class AgentService:
             steps=s.steps,
             verdict=outcome.verdict if outcome is not None else None,
             certificate_der=outcome.certificate_der if outcome is not None else None,
+            staff_id=s.staff_id,
+            staff_session=s.staff_session,
         )
+
+    def _sweep_staff(self) -> None:
+        while not self._staff_sweep_stop.wait(1.0):
+            try:
+                self.staff_sessions.sweep()
+            except Exception:
+                logger.exception("staff session sweep failed")
+
+    def _staff_ended(self, session: StaffSession, why: str) -> None:
+        """A staff session ended: write it down and purge the staff-mode tap it ran."""
+        self.audit.event("staff_signed_out", staff_id=session.staff_id,
+                         staff_session=session.ref, reason=why)
+        self.controller.staff_session_ended(session.ref,
+                                            others_active=bool(self.staff_sessions.active()))
 
 
 def _record_keeper(config: AgentConfig) -> Any:

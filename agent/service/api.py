@@ -22,7 +22,13 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from agent import __version__
 from agent.service.events import TooManySubscribersError
-from agent.service.session import BusyError, FlowNotEnabledError, SessionController
+from agent.service.session import (
+    BusyError,
+    FlowNotEnabledError,
+    SessionController,
+    StaffRequiredError,
+)
+from agent.service.staff_api import StaffHost, current_staff, register_staff_routes
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +101,7 @@ def _body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...]
     return data
 
 
-class ApiHost(Protocol):
+class ApiHost(StaffHost, Protocol):
     controller: SessionController
     token: str
     demo: DemoControl | None
@@ -131,6 +137,10 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
     @app.errorhandler(BusyError)
     def busy(e: BusyError) -> Response:
         return _error(409, "BUSY", str(e))
+
+    @app.errorhandler(StaffRequiredError)
+    def staff_required(e: StaffRequiredError) -> Response:
+        return _error(403, e.code, str(e))
 
     @app.errorhandler(FlowNotEnabledError)
     def flow_disabled(e: FlowNotEnabledError) -> Response:
@@ -174,14 +184,15 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
     @app.post("/v1/flow")
     def set_flow() -> Response:
         data = _body({"flow": str}, ("flow",))
-        return _json(controller.set_flow(data["flow"]))
+        return _json(controller.set_flow(data["flow"], staff=current_staff(host)))
 
     @app.post("/v1/credential")
     def credential() -> Response:
         data = _body({"session_id": str, "credential": str, "confirm_last_try": bool},
                      ("session_id", "credential"))
         snap = controller.submit_credential(
-            data.pop("session_id"), data.pop("credential"), bool(data.get("confirm_last_try")))
+            data.pop("session_id"), data.pop("credential"), bool(data.get("confirm_last_try")),
+            staff=current_staff(host))
         data.clear()  # design §2: nothing here keeps the credential
         return _json(snap, 202)
 
@@ -194,6 +205,8 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
     def cancel() -> Response:
         data = _body({"session_id": str}, ("session_id",))
         return _json(controller.cancel(data["session_id"]))
+
+    register_staff_routes(app, host, _body, _json, _error)
 
     def demo_only() -> DemoControl:
         if host.demo is None:

@@ -205,6 +205,10 @@ class AuditLog:
             self._seq, self._previous_mac, complete = _tail_state(path)
             self._needs_newline = not complete
 
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
     def card_ref(self, certificate_der: bytes | None, fallback: str | None = None) -> str | None:
         """Keyed hash that correlates taps of one card without identifying it."""
         material = certificate_der if certificate_der else (fallback or "").encode()
@@ -225,6 +229,8 @@ class AuditLog:
         steps: list[dict[str, Any]],
         verdict: dict[str, Any] | None,
         certificate_der: bytes | None,
+        staff_id: str | None = None,
+        staff_session: str | None = None,
     ) -> dict[str, Any]:
         """Build, chain and durably append one line; returns it (tests inspect it).
 
@@ -261,7 +267,25 @@ class AuditLog:
             "timings_ms": {
                 str(k)[:40]: v for k, v in list(timings.items())[:32] if isinstance(v, int | float)
             },
+            "staff_id": staff_id,  # who ran a staff-mode check (None on the unattended screen)
+            "staff_session": staff_session,
         }
+        return self._write_line(line)
+
+    def event(self, event: str, *, at: float | None = None, **fields: str | int | None
+              ) -> dict[str, Any]:
+        """Append one staff event line (sign-in, sign-out, lockout, unlock, My Number reveal):
+        the event, the time and the given IDs only; never a password or a My Number."""
+        line: dict[str, Any] = {"v": 2, "seq": 0, "event": event,
+                                "time": _iso(time.time() if at is None else at)}
+        line.update(fields)
+        return self._write_line(line)
+
+    def _write_line(self, line: dict[str, Any]) -> dict[str, Any]:
+        """Number, chain and durably append ``line``; returns it with its ``seq`` and ``mac``.
+
+        :raises AuditWriteError: the line is not on disk (disk full, read-only, removed dir).
+        """
         with self._lock:
             line["seq"] = self._seq + 1
             body = json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -107,6 +107,12 @@ class HandoffConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffConfig:
+    store_file: str = ""  # "" = staff.db beside the token file, in the agent's state directory
+    idle_lock_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     flows: FlowsConfig = field(default_factory=FlowsConfig)
@@ -117,6 +123,7 @@ class AgentConfig:
     log: LogConfig = field(default_factory=LogConfig)
     records: RecordsConfig = field(default_factory=RecordsConfig)
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
+    staff: StaffConfig = field(default_factory=StaffConfig)
 
     @property
     def token_path(self) -> Path:
@@ -129,6 +136,12 @@ class AgentConfig:
     @property
     def hmac_key_path(self) -> Path:
         return Path(self.log.hmac_key_file).expanduser()
+
+    @property
+    def staff_store_path(self) -> Path:
+        if self.staff.store_file:
+            return Path(self.staff.store_file).expanduser()
+        return self.token_path.parent / "staff.db"
 
     @property
     def test_trust(self) -> bool:
@@ -155,6 +168,7 @@ _SECTIONS: dict[str, type] = {
     "log": LogConfig,
     "records": RecordsConfig,
     "handoff": HandoffConfig,
+    "staff": StaffConfig,
 }
 
 
@@ -247,6 +261,9 @@ def _check(c: AgentConfig) -> None:
         raise ConfigError("flows.enabled", "lists a flow twice")
     if c.flows.default not in c.flows.enabled:
         raise ConfigError("flows.default", f"{c.flows.default!r} is not in flows.enabled")
+    if c.flows.default in ("face", "number"):
+        # The staff-only flows start only from a signed-in staff session, never by default.
+        raise ConfigError("flows.default", f"{c.flows.default!r} is a staff-only flow")
     if c.trust.mode not in TRUST_MODES:
         raise ConfigError("trust.mode", f"must be one of {', '.join(TRUST_MODES)}")
     if c.trust.mode == "test" and not c.trust.test_dir:
@@ -272,6 +289,8 @@ def _check(c: AgentConfig) -> None:
         raise ConfigError("log.hmac_key_file", "must not be empty")
     if c.log.level.upper() not in ("TRAFFIC", "DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log.level", "must be TRAFFIC, DEBUG, INFO, WARNING or ERROR")
+    if not 10 <= c.staff.idle_lock_s <= 3600:
+        raise ConfigError("staff.idle_lock_s", "must be between 10 and 3600 seconds")
     _check_records(c)
 
 

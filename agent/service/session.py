@@ -23,6 +23,7 @@ from typing import Any
 from agent.service.config import AgentConfig
 from agent.service.events import EventHub, ReaderEvent, ReaderEventKind
 from agent.service.session_model import (
+    STAFF_FLOWS,
     BusyError,
     CardSession,
     CredentialStatus,
@@ -32,6 +33,8 @@ from agent.service.session_model import (
     RecordsHook,
     SessionAborted,
     SessionState,
+    StaffCaller,
+    StaffRequiredError,
     StepCallback,
 )
 from agent.verification.errors import ErrorCode, error_code_for
@@ -51,12 +54,12 @@ __all__ = [
     "SessionAborted",
     "SessionController",
     "SessionState",
+    "StaffRequiredError",
     "StepCallback",
 ]
 
 CONNECT_ATTEMPTS = 3
 CONNECT_RETRY_S = 0.2
-STAFF_FLOWS = frozenset({"face", "number"})
 
 
 AuditHook = Callable[[CardSession, FlowOutcome | None, str], None]
@@ -97,6 +100,7 @@ class SessionController:
         self._session: CardSession | None = None
         self._deadline: float | None = None
         self._pending_credential: tuple[str, bool] | None = None
+        self._flow_staff: tuple[str, str] | None = None  # (staff ID, staff session) of the flow
         self._waiting_removal: str | None = None
         self._audit_failed = False  # set when a line could not be written: no more taps
         self._audited_outcome: FlowOutcome | None = None
@@ -139,10 +143,15 @@ class SessionController:
         with self._lock:
             return self._hub.subscribe(self._snapshot)
 
-    def set_flow(self, flow: str) -> dict[str, Any]:
+    def set_flow(self, flow: str, staff: StaffCaller | None = None) -> dict[str, Any]:
         if flow not in self._config.flows.enabled:
             raise FlowNotEnabledError(flow)
+        _check_staff(flow, staff)
         with self._lock:
+            if staff is not None and flow in STAFF_FLOWS:
+                # Taps of this staff flow are this member's checks, even one that fails
+                # before any credential (a blocked card) still names who ran it.
+                self._flow_staff = (staff.staff_id, staff.ref)
             if self._state not in (SessionState.IDLE, SessionState.NO_READER,
                                    SessionState.AWAITING_CREDENTIAL):
                 raise BusyError(f"cannot change flow in state {self._state}")
@@ -159,13 +168,17 @@ class SessionController:
                 self._publish()
             return self._snapshot
 
-    def submit_credential(self, session_id: str, credential: str, confirm: bool) -> dict[str, Any]:
+    def submit_credential(self, session_id: str, credential: str, confirm: bool,
+                          staff: StaffCaller | None = None) -> dict[str, Any]:
         """Accept one credential for the waiting session; the flow runs on the worker thread."""
         with self._lock:
             s = self._session
             if (s is None or s.session_id != session_id
                     or self._state is not SessionState.AWAITING_CREDENTIAL):
                 raise BusyError("no session is waiting for a credential with that id")
+            _check_staff(s.flow, staff)
+            if staff is not None:
+                s.staff_id, s.staff_session = staff.staff_id, staff.ref
             self._pending_credential = (credential, confirm)
             s.error = None
             s.steps = []
@@ -195,6 +208,53 @@ class SessionController:
                 self._abort.set()  # the worker stops at the next step boundary
             self._commands.put(("cancel", session_id))
             return self._snapshot
+
+    def reveal_my_number(self, session_id: str, staff: StaffCaller) -> str:
+        """The My Number of the ``number`` result on screen, for the staff session that ran it.
+
+        :raises BusyError: no such result now (purged, another session, another staff session).
+        """
+        with self._lock:
+            s = self._session
+            if (s is None or s.session_id != session_id or self._state is not SessionState.RESULT
+                    or s.flow != "number" or s.staff_session != staff.ref or s.outcome is None):
+                raise BusyError("no My Number result of this staff session")
+            ident = s.outcome.verdict.get("identity") if s.outcome.ok else None
+            number = ident.get("my_number") if isinstance(ident, dict) else None
+            if not isinstance(number, str):
+                raise BusyError("no My Number result of this staff session")
+            return number
+
+    def card_reference_of(self, session_id: str) -> str | None:
+        """The card reference of the ``auth`` result on screen, when the card proved it holds
+        its key (a member of staff signing in with their own card), else None."""
+        with self._lock:
+            s = self._session
+            if (s is None or s.session_id != session_id or self._state is not SessionState.RESULT
+                    or s.flow != "auth" or s.outcome is None or not s.outcome.ok
+                    or "possession" not in (s.outcome.verdict.get("assurance") or [])):
+                return None
+            ident = s.outcome.verdict.get("identity")
+            ref = ident.get("card_reference") if isinstance(ident, dict) else None
+            return ref if isinstance(ref, str) else None
+
+    def staff_session_ended(self, staff_session: str, others_active: bool) -> None:
+        """A staff member signed out or was locked out: end the staff-mode tap they ran (or
+        one waiting for a staff credential), and leave staff flows unless others are signed in."""
+        with self._lock:
+            s = self._session
+            if s is not None and s.flow in STAFF_FLOWS and (
+                    s.staff_session == staff_session
+                    or (s.staff_session is None and not others_active)):
+                if self._state is SessionState.READING:
+                    self._abort.set()
+                self._commands.put(("staff_ended", s.session_id))
+            if self._flow_staff is not None and self._flow_staff[1] == staff_session:
+                self._flow_staff = None
+            if not others_active and self._flow in STAFF_FLOWS:
+                self._flow = self._config.flows.default
+                if s is None:
+                    self._publish()
 
     # ---- snapshot ----------------------------------------------------------------------
     def _build_snapshot(self) -> dict[str, Any]:
@@ -276,9 +336,9 @@ class SessionController:
         elif kind == "credential":
             if self._session is not None and self._session.session_id == command[1]:
                 self._run_flow()
-        elif (kind == "cancel" and self._session is not None
+        elif (kind in ("cancel", "staff_ended") and self._session is not None
               and self._session.session_id == command[1]):
-            self._end_session("cancelled")
+            self._end_session("cancelled" if kind == "cancel" else "staff_signed_out")
             self._after_session()
 
     def _on_event(self, event: ReaderEvent) -> None:
@@ -331,6 +391,8 @@ class SessionController:
         with self._lock:
             self._session = CardSession(secrets.token_urlsafe(12), reader_name, self._flow)
             self._ended = None
+            if self._flow in STAFF_FLOWS and self._flow_staff is not None:
+                self._session.staff_id, self._session.staff_session = self._flow_staff
             self._set_state(SessionState.CARD_PRESENT)
         if self._audit_failed:
             # No check without a trace: the card is not even touched until the log works.
@@ -466,7 +528,7 @@ class SessionController:
         with self._lock:
             s.outcome = outcome
             if outcome.ok:
-                s.verdict = outcome.verdict
+                s.verdict = _without_my_number(outcome.verdict)
                 self._set_state(SessionState.RESULT)
                 return
             s.error = outcome.verdict.get("error") or {"code": str(outcome.error_code)}
@@ -558,3 +620,23 @@ class SessionController:
             logger.info("session ended: %s", why)
             if s.reader in self._cards and why != "stopped":
                 self._waiting_removal = s.reader
+
+
+def _check_staff(flow: str, staff: StaffCaller | None) -> None:
+    if flow not in STAFF_FLOWS:
+        return
+    if staff is None:
+        raise StaffRequiredError("STAFF_REQUIRED", "staff sign-in required")
+    if not staff.may_run(flow):
+        raise StaffRequiredError("STAFF_FORBIDDEN", "this staff account may not do that")
+
+
+def _without_my_number(verdict: dict[str, Any]) -> dict[str, Any]:
+    """The verdict as snapshots carry it: a My Number only as its last four digits. The full
+    number stays in the session's outcome and leaves only through ``reveal_my_number``."""
+    ident = verdict.get("identity")
+    if not isinstance(ident, dict) or not isinstance(ident.get("my_number"), str):
+        return verdict
+    masked = {k: v for k, v in ident.items() if k != "my_number"}
+    masked["my_number_last4"] = ident["my_number"][-4:]
+    return {**verdict, "identity": masked}

@@ -109,6 +109,28 @@ class FlowNotEnabledError(Exception):
     code = ErrorCode.FLOW_DISABLED
 
 
+# Flows only a signed-in staff member may start (the face check; the My Number read).
+STAFF_FLOWS = frozenset({"face", "number"})
+
+
+class StaffRequiredError(Exception):
+    """A staff-only action without a valid staff session, or by one whose role or permission
+    does not allow it (HTTP 403); nothing was changed and nothing sent to the card."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class StaffCaller(Protocol):
+    """The signed-in staff member behind a request (``agent.staff.StaffSession``)."""
+
+    ref: str
+    staff_id: str
+
+    def may_run(self, flow: str) -> bool: ...
+
+
 class SessionAborted(Exception):
     """Raised from the step callback to stop a flow when the card left or the session ended."""
 
@@ -129,7 +151,9 @@ class CardSession:
     error: dict[str, Any] | None = None
     outcome: FlowOutcome | None = None
     attempts: int = 0
+    # Who ran this check (a staff-mode tap), for the audit line and the verification record.
     staff_id: str | None = None
+    staff_session: str | None = None
     ran_flow: str | None = None  # the flow the card last ran (``flow`` may change after)
 
     def purge(self) -> None:

@@ -10,6 +10,7 @@ import pytest
 from test_service_rig import AT, Http, SseReader, service_config
 
 from agent.service.agent_service import AgentService, CardFlowBackend
+from tests.support.staff import sign_in_staff
 
 VPCD_READER = "Virtual PCD 00 00"
 
@@ -23,6 +24,7 @@ def pcsc_agent(pcscd: Any, tmp_path: Path, trust_dir: Path) -> Iterator[tuple[An
     svc = AgentService(config, backend=CardFlowBackend(config, at=lambda: AT))
     svc.start()
     http_ = Http(svc.url, svc.token)
+    sign_in_staff(svc, http_)  # face and number need a signed-in staff member
     sse = SseReader(http_)
     sse.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER, timeout=10)
     yield svc, http_, sse, pcscd

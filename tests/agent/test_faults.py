@@ -13,6 +13,7 @@ from agent.service.agent_service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS, Faults, VirtualMynaCard
 from card.ids import AID, JpkiEF
 from card.transports.emulated import EmulatedReader
+from tests.support.staff import sign_in_staff
 
 PERSONA = "yamada-taro"
 PASSWORD = PERSONAS[PERSONA].credentials.sign_password
@@ -43,6 +44,7 @@ def demo(tmp_path: Path, trust_dir: Path):
     svc = AgentService(config, demo_reader=reader, backend=CardFlowBackend(config, at=lambda: AT))
     svc.start()
     http_ = Http(svc.url, svc.token)
+    sign_in_staff(svc, http_)  # face and number need a signed-in staff member
     sse = SseReader(http_)
     sse.wait(lambda s: s["state"] == "idle")
     yield svc, reader, http_, sse

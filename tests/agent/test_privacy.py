@@ -22,6 +22,7 @@ from agent.service.logging import TRAFFIC, redact
 from card.emulator import PERSONAS
 from card.transports.emulated import EmulatedReader
 from tests.support.privacy import LogCapture, forbidden_patterns
+from tests.support.staff import sign_in_staff
 
 FLOWS = ("sign", "auth", "face", "number")
 
@@ -39,6 +40,7 @@ def test_no_personal_data_in_logs_or_audit(tmp_path: Path, trust_dir: Path):
                            backend=CardFlowBackend(config, at=lambda: AT))
         svc.start()
         http_ = Http(svc.url, svc.token)
+        sign_in_staff(svc, http_)  # face and number need a signed-in staff member
         sse = SseReader(http_)
         start = 0
         results = 0

@@ -21,6 +21,7 @@ from test_service_rig import (
 from agent.service.agent_service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS
 from card.transports.emulated import EmulatedReader
+from tests.support.staff import sign_in_staff
 
 FLOWS = ("sign", "auth", "face", "number")
 
@@ -33,6 +34,7 @@ def demo(tmp_path: Path, trust_dir: Path):
                        keepalive_s=1.0)
     svc.start()
     http_ = Http(svc.url, svc.token)
+    sign_in_staff(svc, http_)  # face and number need a signed-in staff member
     sse = SseReader(http_)
     yield svc, http_, sse
     sse.close()
@@ -64,11 +66,16 @@ def test_every_persona_every_flow(demo, persona: str):
         assert idle["verdict"] is None and idle["session_id"] is None
         start += 1
     lines = Path(svc.config.log.audit_file).read_text(encoding="utf-8").splitlines()
-    # Each tap: a line when a verdict is reached (if one is), one when the card leaves.
     records = [json.loads(line) for line in lines]
-    assert [r["ended_by"] for r in records].count("card_removed") == len(FLOWS)
-    assert {r["ended_by"] for r in records} <= {"result", "card_removed"}
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    # Each tap: a line when a verdict is reached (if one is), one when the card leaves; staff
+    # sign-in lines are events.
+    taps = [r for r in records if "event" not in r]
+    assert [r["ended_by"] for r in taps].count("card_removed") == len(FLOWS)
+    assert {r["ended_by"] for r in taps} <= {"result", "card_removed"}
+    for record in taps:
+        if record["flow"] in ("face", "number") or record["attempts"]:
+            assert record["staff_id"] == "test-supervisor"  # the signed-in client ran it
 
 
 def test_demo_personas_and_faults_and_audit_key(demo):

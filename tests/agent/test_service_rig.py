@@ -24,11 +24,12 @@ class Http:
         self.host, port = url.removeprefix("http://").rsplit(":", 1)
         self.port = int(port)
         self.token = token
+        self.staff: dict[str, str] = {}  # staff session headers (tests.support.staff)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              ) -> tuple[int, Any]:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-        headers = {"Authorization": f"Bearer {self.token}"}
+        headers = {"Authorization": f"Bearer {self.token}", **self.staff}
         data = None
         if body is not None:
             data = json.dumps(body)

@@ -10,6 +10,7 @@ from typing import Any
 from agent.verification.flows import FLOWS, FlowConfig, Verdict, run_flow
 from card.emulator import PERSONAS
 from tests.support.configs import service_config  # noqa: F401 - re-exported for the tests
+from tests.support.staff import desk_staff
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)  # docs/architecture.md default test time
 CREDENTIAL_FOR = {"sign": "sign_password", "auth": "auth_pin", "face": "match_b",
@@ -49,6 +50,7 @@ class SessionDriver:
         self.svc = svc
         self.sub = svc.controller.subscribe()
         self.seen: list[dict[str, Any]] = []
+        self.staff = desk_staff()  # face and number run only for a signed-in staff member
 
     def wait(self, pred: Any, timeout: float = 15.0) -> dict[str, Any]:
         import queue
@@ -78,7 +80,7 @@ class SessionDriver:
         (result / error / awaiting_credential with an error / idle when the card left)."""
         self.seen.clear()
         self.wait(lambda s: s["state"] in ("idle", "no_reader"), timeout)
-        self.svc.controller.set_flow(flow)
+        self.svc.controller.set_flow(flow, staff=self.staff)
         reader.insert(card)
         self.svc.watcher.poke()
         snap = self.wait(lambda s: s["state"] in ("awaiting_credential", "error")
@@ -90,7 +92,8 @@ class SessionDriver:
             from agent.service.session import BusyError
 
             with suppress(BusyError):  # the card left between the snapshot and the submit
-                self.svc.controller.submit_credential(snap["session_id"], cred, False)
+                self.svc.controller.submit_credential(snap["session_id"], cred, False,
+                                                      staff=self.staff)
             snap = self.wait(lambda s: s["state"] in ("result", "error", "idle",
                                                       "awaiting_removal")
                              or (s["state"] == "awaiting_credential" and s["error"]), timeout)

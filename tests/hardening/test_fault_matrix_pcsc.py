@@ -103,7 +103,7 @@ class Rig:
 
     def tap_until(self, card: VirtualMynaCard, flow: str, cred: str, end: Any) -> dict[str, Any]:
         """Insert ``card``, answer the credential prompt, wait for a snapshot ``end`` accepts."""
-        self.svc.controller.set_flow(flow)
+        self.svc.controller.set_flow(flow, staff=self.driver.staff)
         seq0 = self.svc.snapshot()["seq"]
         self.slot.insert(card)
         self.svc.watcher.poke()
@@ -111,7 +111,8 @@ class Rig:
             s["state"] == "awaiting_credential" or end(s)))
         if snap["state"] == "awaiting_credential" and not end(snap):
             with suppress(BusyError):  # the fault may already have ended the session
-                self.svc.controller.submit_credential(snap["session_id"], cred, False)
+                self.svc.controller.submit_credential(snap["session_id"], cred, False,
+                                                      staff=self.driver.staff)
             snap = self.wait(lambda s: s["seq"] > seq0 and end(s))
         return snap
 

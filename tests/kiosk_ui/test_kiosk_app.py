@@ -386,6 +386,13 @@ def test_view_shows_an_unknown_sex_code_raw() -> None:
         }
     )
     assert view(snap)["result"]["identity"]["sex"] == {"label_ja": "7", "label_en": "7"}
+def test_view_shows_the_last_four_digits_the_agent_sends() -> None:
+    snap = Snapshot.from_json({
+        "seq": 3, "state": "result", "flow": "number",
+        "verdict": {"ok": True, "flow": "number", "assurance": ["record-signature"],
+                    "identity": {"name": "x", "my_number_last4": "3214"}},
+    })
+    assert view(snap)["result"]["identity"]["my_number_masked"] == "•••• •••• 3214"
 
 
 def test_catalogs_cover_every_error_code_in_both_languages() -> None:

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from tests.kiosk_ui.helpers import staff_sign_in
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.emulator_only,
@@ -99,6 +101,8 @@ def type_keys(page: Any, text: str) -> None:
 
 def open_kiosk(page: Any, stack: Stack, path: str = "/") -> None:
     page.goto(stack.base_url + path)
+    if path == "/staff":
+        staff_sign_in(page)  # the staff flows run only for a signed-in member of staff
     wait_screen(page, "idle")
 
 
@@ -473,7 +477,7 @@ def test_staff_number_flow_masked_until_explicit_reveal(page: Any, stack: Stack)
     badge = page.text_content("[data-badge='record-signature']")
     assert badge == "個人番号・基本4情報の署名を検証済"
     shot(page, "staff-number-masked.png")
-    page.click("#reveal")
+    reveal_with_password(page)
     spaced = f"{number[:4]} {number[4:8]} {number[8:]}"
     page.wait_for_function(f"() => document.getElementById('r-number').textContent === {spaced!r}")
     assert page.get_attribute("#reveal", "aria-pressed") == "true"
@@ -484,7 +488,7 @@ def test_staff_number_flow_masked_until_explicit_reveal(page: Any, stack: Stack)
     page.wait_for_function(
         "() => document.getElementById('r-number').textContent.startsWith('••••')", timeout=8000
     )
-    page.click("#reveal")
+    reveal_with_password(page)
     page.wait_for_function(f"() => document.getElementById('r-number').textContent === {spaced!r}")
     page.click("#reveal")
     assert page.text_content("#r-number").startswith("••••")
@@ -494,13 +498,28 @@ def test_staff_number_flow_masked_until_explicit_reveal(page: Any, stack: Stack)
     assert number not in page.content() and number[-4:] not in page.inner_text("body")
 
 
+def reveal_with_password(page: Any, password: str | None = None) -> None:
+    """Press "Show" and type the staff password again (each reveal asks for it)."""
+    from agent.cli.demo import DEMO_STAFF_PASSWORD
+
+    page.click("#reveal")
+    page.wait_for_selector("#staff-reveal", state="visible")
+    page.fill("#staff-reveal-password", password or DEMO_STAFF_PASSWORD)
+    page.press("#staff-reveal-password", "Enter")
+
+
 def test_reveal_refused_without_staff_or_current_result(page: Any, stack: Stack) -> None:
+    from agent.cli.demo import DEMO_STAFF_PASSWORD
+
     open_kiosk(page, stack)
     call = """(body) => fetch('/api/reveal', {method: 'POST', headers: {'Content-Type':
       'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content},
       body: JSON.stringify(body)}).then(r => r.status)"""
     assert page.evaluate(call, {"session_id": "abc"}) == 400  # not the staff screen
-    assert page.evaluate(call, {"session_id": "abc", "mode": "staff"}) == 409  # no such result
+    assert page.evaluate(call, {"session_id": "abc", "mode": "staff"}) == 400  # no password
+    # No staff member signed in on this browser: the agent refuses, whatever the page says.
+    assert page.evaluate(call, {"session_id": "abc", "mode": "staff",
+                                "password": DEMO_STAFF_PASSWORD}) == 403
     assert page.query_selector("#reveal") is None  # the unattended screen has no reveal button
 
 

@@ -81,3 +81,7 @@ def files_under(*dirs: Path) -> dict[str, str]:
             if f.is_file():
                 out[str(f)] = f.read_bytes().decode("utf-8", "replace")
     return out
+def secret_patterns(label: str, secret: str) -> list[tuple[str, re.Pattern[str]]]:
+    """(label, pattern) for one secret (a staff password) as text and as hex."""
+    out = [(label, re.escape(secret))] + [(label + "-hex", p) for p in _hex_forms(secret)]
+    return [(name, re.compile(p)) for name, p in out]
