@@ -33,7 +33,12 @@ from agent.service.session import (
     SessionController,
     StepCallback,
 )
-from agent.service.watcher import ReaderSource, ReaderWatcher, source_for_locator
+from agent.service.watcher import (
+    ReaderMonitor,
+    ReaderSource,
+    ReaderWatcher,
+    source_for_locator,
+)
 from card.ids import AID
 from card.transports import CardConnection, Reader
 
@@ -146,13 +151,14 @@ class AgentService:
         self._backend = backend or CardFlowBackend(config)
         audit_path = config.audit_path
         self.audit = AuditLog(audit_path, load_or_create_key(config.hmac_key_path))
-        source: ReaderSource
+        source: ReaderSource | ReaderMonitor
         if reader_source is not None:
             source = reader_source
         elif demo_reader is not None:
             source = lambda: [demo_reader]  # noqa: E731
         else:
-            source = source_for_locator(config.reader.locator)
+            source = source_for_locator(config.reader.locator,
+                                        allow_virtual=config.reader.allow_virtual)
         self.watcher: ReaderWatcher
         self.controller = SessionController(
             config,
