@@ -122,6 +122,10 @@ class NfcConnection(CardConnection):
         return self._atr
 
     @property
+    def extended_apdus(self) -> bool:
+        return True  # transceive() chains ISO-DEP frames for extended APDUs (test-stack §7.3)
+
+    @property
     def broken(self) -> bool:
         return self._broken is not None or self._closed
 

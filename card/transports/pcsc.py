@@ -33,6 +33,10 @@ def _scard() -> Any:
     return scard
 
 
+# A short APDU is at most 261 bytes (5 header + 255 data + Le); a reader taking more does
+# extended APDUs (vpcd does, test-stack §4.1).
+SHORT_APDU_MAX_INPUT = 261
+
 # After a failed transmit, how long to wait for pcscd to notice a removal (its vpcd poll is
 # 400 ms, test-stack §5.2); only on the error path.
 REMOVAL_WAIT_MS = 600
@@ -182,6 +186,22 @@ class PcscConnection(CardConnection):
         self._protocol = protocol
         hresult, _, _, _, atr = scard.SCardStatus(hcard)
         self._atr = bytes(atr) if hresult == scard.SCARD_S_SUCCESS else b""
+        self._extended = is_virtual_reader(name) or self._max_input() > SHORT_APDU_MAX_INPUT
+
+    def _max_input(self) -> int:
+        """The reader's largest APDU (SCARD_ATTR_MAXINPUT, from the CCID descriptor); 0 unknown."""
+        attr = getattr(self._scard, "SCARD_ATTR_MAXINPUT", 0x0007A007)
+        try:
+            hresult, value = self._scard.SCardGetAttrib(self._hcard, attr)
+        except Exception:  # noqa: BLE001 - an optional attribute; unknown means short APDUs
+            return 0
+        if hresult != self._scard.SCARD_S_SUCCESS or not value:
+            return 0
+        return int.from_bytes(bytes(value[:4]), "little")
+
+    @property
+    def extended_apdus(self) -> bool:
+        return self._extended
 
     @property
     def interface(self) -> Interface:
