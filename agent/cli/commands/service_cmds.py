@@ -13,8 +13,6 @@ import sys
 import threading
 from types import FrameType
 
-from agent.service.config import ConfigError, load_config
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("agent", help="run the agent service (local API for the kiosk UI)")
@@ -27,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cmd_agent(args: argparse.Namespace) -> int:
     from agent.service.agent_service import AgentService
+    from agent.service.config import ConfigError, load_config
     from agent.service.logging import setup_logging
 
     try:
@@ -60,6 +59,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from agent.cli.doctor import Status, run_checks
+    from agent.service.config import ConfigError, load_config
 
     try:
         config = load_config(args.config)

@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.verification.errors import ErrorCode, VerificationError, error_code_for
-
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -129,6 +127,7 @@ def _print(verdict: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from agent.verification.errors import VerificationError, error_code_for
     from agent.verification.flows import FlowConfig, run_flow
     from card.errors import CardError
     from card.transports import open_reader
@@ -178,6 +177,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_cert(args: argparse.Namespace) -> int:
+    from agent.verification.errors import ErrorCode, VerificationError, error_code_for
     from agent.verification.identity import identity_from_certificate
     from agent.verification.revocation import RevocationSource
     from agent.verification.trust import Purpose, TrustStore, load_certificates
