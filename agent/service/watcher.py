@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from agent.service.events import ReaderEvent, ReaderEventKind
 from card.errors import CardError
@@ -93,6 +93,10 @@ class _Lease(CardConnection):
     def atr(self) -> bytes:
         return self._live().atr
 
+    @property
+    def extended_apdus(self) -> bool:
+        return self._live().extended_apdus
+
     def _live(self) -> CardConnection:
         if self._connection is None:
             from card.errors import CardRemovedError
@@ -106,10 +110,6 @@ class _Lease(CardConnection):
         except CardError:
             self._failed = True
             raise
-
-    def __getattr__(self, name: str) -> Any:
-        # Link capabilities (e.g. max_apdu) of the underlying connection.
-        return getattr(self._live(), name)
 
     def close(self) -> None:
         if self._connection is not None:
