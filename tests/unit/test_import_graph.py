@@ -39,3 +39,13 @@ def test_a_tap_is_prepared_without_the_verifier():
     modules = _imported("import agent.verification.tap")
     assert not {m for m in modules if m.split(".")[0] in ("pyhanko", "pyhanko_certvalidator")}
     assert "agent.verification.flows" not in modules and "urllib.request" not in modules
+
+
+def test_listing_readers_loads_nfcpy_only_when_a_candidate_reader_is_attached():
+    from card.transports.nfc import _no_candidate_usb_device
+
+    if not _no_candidate_usb_device():
+        pytest.skip("a USB device of an nfcpy reader vendor is attached")
+    modules = _imported("from card.transports.nfc import list_nfc_readers; "
+                        "assert list_nfc_readers() == []")
+    assert not {m for m in modules if m.split(".")[0] == "nfc"}
