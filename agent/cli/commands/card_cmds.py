@@ -9,7 +9,6 @@ getpass prompt; it is never echoed or logged, and a last try is refused unless
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from collections.abc import Callable
@@ -137,6 +136,8 @@ def _read_password(args: argparse.Namespace) -> str:
     from_env = os.environ.get("MYNA_PIN")
     if from_env:
         return from_env
+    import getpass
+
     return getpass.getpass("signature password (署名用パスワード): ")
 
 

@@ -8,10 +8,11 @@ and exits 1 when any check fails.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from agent.service.agent_service import AgentService
     from agent.service.config import ConfigError, load_config
     from agent.service.logging import setup_logging
