@@ -58,7 +58,7 @@ class TimedHub(EventHub):
 
 def _config(tmp: Path, trust: Path, **reader: Any) -> Any:
     return config_from_mapping({
-        "reader": {"poll_interval_s": 0.25, **reader},
+        "reader": {"poll_interval_s": 0.25, "allow_virtual": True, **reader},
         "flows": {"enabled": ["sign", "auth", "face", "number"], "default": "auth"},
         "trust": {"mode": "test", "test_dir": str(trust)},
         "api": {"port": 0, "token_file": str(tmp / "agent.token")},

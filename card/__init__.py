@@ -6,9 +6,30 @@ Public entry points: ``open_reader(locator)`` / ``list_readers()`` to find a car
 
 from __future__ import annotations
 
-from card.apdu import CommandApdu, ResponseApdu
-from card.channel import ApduChannel
-from card.transports import CardConnection, Reader, list_readers, open_reader
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from card.apdu import CommandApdu, ResponseApdu
+    from card.channel import ApduChannel
+    from card.transports import CardConnection, Reader, list_readers, open_reader
+
+# Loaded on first use: importing ``card.errors`` or ``card.ids`` (every `myna` command does)
+# must not pull in the channel and transports.
+_LAZY = {
+    "CommandApdu": "card.apdu", "ResponseApdu": "card.apdu", "ApduChannel": "card.channel",
+    "CardConnection": "card.transports", "Reader": "card.transports",
+    "list_readers": "card.transports", "open_reader": "card.transports",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'card' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "ApduChannel",

@@ -38,6 +38,9 @@ _SECRET_INS = frozenset(
 MAX_GET_RESPONSE_ROUNDS = 64  # 64 × 256 = 16 KiB, far more than any single answer on this card
 MAX_OFFSET = 0x7FFF  # READ BINARY P1-P2 is a 15-bit offset (reference §3)
 MAX_EXTENDED_READ = 65533  # vpcd frames cap an R-APDU at 65535 bytes incl. SW (test-stack §4.1)
+# What a card or reader answers to an extended APDU it cannot take: wrong length, or the
+# command (as it arrived, cut short) not understood.
+_EXTENDED_REFUSED = frozenset({SW.WRONG_LENGTH, SW.INS_NOT_SUPPORTED, SW.CLA_NOT_SUPPORTED})
 HEADER_PROBE = 8  # enough for any tag (≤ 3 bytes) + length (≤ 4 bytes) the card uses
 
 
@@ -74,6 +77,7 @@ class ApduChannel:
         self.extended_reads = extended_reads
         self.stats = TrafficStats()
         self.current_aid: bytes | None = None  # the AP selected last on this channel
+        self.current_ef: int | None = None  # the EF selected last in that AP
 
     # -- raw exchange -------------------------------------------------------------------------
 
@@ -130,7 +134,7 @@ class ApduChannel:
         :raises ApplicationNotFoundError: the card refused the AID.
         """
         command = CommandApdu(0x00, INS.SELECT, SELECT_BY_AID, SELECT_NO_FCI, bytes(aid))
-        self.current_aid = None
+        self.current_aid = self.current_ef = None
         _, sw = self.transmit_sw(command)
         if sw != SW.OK:
             raise ApplicationNotFoundError(bytes(aid), sw)
@@ -146,7 +150,14 @@ class ApduChannel:
         command = CommandApdu(
             0x00, INS.SELECT, SELECT_BY_FID, SELECT_NO_FCI, fid.to_bytes(2, "big")
         )
+        self.current_ef = None
         self.transmit(command, name=f"SELECT EF {fid:04X}")
+        self.current_ef = fid
+
+    def ensure_ef(self, fid: int) -> None:
+        """SELECT EF ``fid`` unless this channel selected it last (the card keeps it current)."""
+        if self.current_ef != fid:
+            self.select_ef(fid)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -186,6 +197,10 @@ class ApduChannel:
 
         :raises BadResponseError: malformed header, or the object is longer than ``max_len``.
         """
+        if self.extended_reads:
+            whole = self._read_whole_object(max_len, personal)
+            if whole is not None:
+                return whole
         probe_len = min(HEADER_PROBE, max_len)
         head = self.read_binary(0, probe_len, personal=personal)
         header_len, value_len = tlv.header_length(head)
@@ -196,6 +211,30 @@ class ApduChannel:
             return head[:total]
         rest = self.read_binary(len(head), total - len(head), personal=personal)
         return head + rest
+
+    def _read_whole_object(self, max_len: int, personal: bool) -> bytes | None:
+        """One extended-Le READ BINARY of up to ``max_len`` bytes (the card sends what the EF
+        holds, reference §3), trimmed to the object; None when the link refuses extended APDUs
+        (the channel then stays with short reads)."""
+        command = CommandApdu(0x00, INS.READ_BINARY, 0x00, 0x00, le=max_len, extended=True)
+        try:
+            data = self.transmit(command, name="READ BINARY", personal=personal)
+        except ApduError as e:
+            if e.sw not in _EXTENDED_REFUSED:
+                raise
+            logger.info("extended READ BINARY refused (%04X): short reads from now on", e.sw)
+            self.extended_reads = False
+            return None
+        if len(data) > max_len:
+            raise BadResponseError(f"asked for at most {max_len} bytes, card sent {len(data)}")
+        header_len, value_len = tlv.header_length(data)
+        total = header_len + value_len
+        if total > max_len:
+            raise BadResponseError(f"object of {total} bytes exceeds the {max_len}-byte limit")
+        if total <= len(data):
+            return data[:total]
+        # The link delivered less than the object (a reader's buffer): read on from there.
+        return data + self.read_binary(len(data), total - len(data), personal=personal)
 
     # -- credentials --------------------------------------------------------------------------
 

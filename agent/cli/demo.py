@@ -51,7 +51,7 @@ def demo_config(
     export_trust(trust_dir)
     return config_from_mapping(
         {
-            "reader": {"locator": "emulator:yamada-taro"},
+            "reader": {"locator": "emulator:yamada-taro", "allow_virtual": True},
             # "number" is opt-in (design §2); the demo turns it on so the staff screen can show
             # the masked My Number and its explicit reveal. The demo panel says so.
             "flows": {"enabled": ["sign", "auth", "face", "number"], "default": "sign"},

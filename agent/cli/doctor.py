@@ -20,6 +20,9 @@ from pathlib import Path
 from agent.service.config import AgentConfig
 
 VPCD_CONF = "/etc/reader.conf.d/vpcd"
+VPCD_PORTS = (35963, 35964)  # vpcd's default ports (vsmartcard)
+PROC_NET_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
+TCP_LISTEN = "0A"
 VPCD_DRIVER_GLOBS = (
     "/usr/lib/pcsc/drivers/*/libifdvpcd.so*",
     "/usr/local/lib/pcsc/drivers/*/libifdvpcd.so*",
@@ -54,10 +57,19 @@ def check_pcscd() -> tuple[Check, list[str]]:
     return Check("pcscd", Status.OK, "pcscd answered"), names
 
 
-def check_readers(names: list[str]) -> Check:
+def check_readers(names: list[str], *, allow_virtual: bool = False) -> Check:
+    """The readers pcscd lists; virtual ones are called out (the agent ignores them unless the
+    config says ``reader.allow_virtual``)."""
+    from card.transports.pcsc import is_virtual_reader
+
     if not names:
         return Check("readers", Status.WARN, "no PC/SC reader attached")
-    return Check("readers", Status.OK, f"{len(names)} reader(s): {', '.join(names)}")
+    virtual = [n for n in names if is_virtual_reader(n)]
+    listed = f"{len(names)} reader(s): {', '.join(names)}"
+    if virtual and not allow_virtual:
+        return Check("readers", Status.FAIL,
+                     f"{listed}; VIRTUAL reader(s) {', '.join(virtual)} are ignored by the agent")
+    return Check("readers", Status.OK, listed)
 
 
 def check_trust(config: AgentConfig) -> Check:
@@ -92,18 +104,47 @@ def check_clock(now: dt.datetime | None = None) -> Check:
     return Check("clock", Status.OK, f"{now:%Y-%m-%dT%H:%M:%SZ}")
 
 
+def vpcd_listening(tcp_tables: tuple[str, ...] = PROC_NET_TCP) -> list[int]:
+    """vpcd's default ports that something listens on (from /proc/net/tcp{,6})."""
+    found: set[int] = set()
+    for table in tcp_tables:
+        try:
+            with open(table, encoding="ascii", errors="replace") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == TCP_LISTEN:
+                port = int(fields[1].rsplit(":", 1)[1], 16)
+                if port in VPCD_PORTS:
+                    found.add(port)
+    return sorted(found)
+
+
 def check_vpcd(exists: Callable[[str], bool] = os.path.exists,
-               globber: Callable[[str], list[str]] = glob.glob) -> Check:
+               globber: Callable[[str], list[str]] = glob.glob,
+               listening: Callable[[], list[int]] = vpcd_listening,
+               *, test_config: bool = False) -> Check:
+    """vsmartcard-vpcd installed or listening: a failure unless the config is a test config."""
     found = [VPCD_CONF] if exists(VPCD_CONF) else []
     for pattern in VPCD_DRIVER_GLOBS:
         found.extend(globber(pattern))
+    ports = listening()
+    found.extend(f"listening on port {port}" for port in ports)
     if found:
+        # On a kiosk, anyone who reaches vpcd's port (it binds every interface) plays a card.
         return Check(
-            "vpcd", Status.WARN,
+            "vpcd", Status.WARN if test_config else Status.FAIL,
             "!!! vsmartcard-vpcd is installed (" + ", ".join(sorted(set(found))) + "): any local "
             "program can present a VIRTUAL card to pcscd. Remove it on a production kiosk. !!!",
         )
     return Check("vpcd", Status.OK, "no virtual reader driver installed")
+
+
+def is_test_config(config: AgentConfig) -> bool:
+    """Demo and test-suite configs: virtual readers allowed or test trust."""
+    return config.reader.allow_virtual or config.test_trust
 
 
 def check_private_files(config: AgentConfig) -> Check:
@@ -255,6 +296,9 @@ def check_records(config: AgentConfig) -> list[Check]:
 
 def run_checks(config: AgentConfig) -> list[Check]:
     pcscd, names = check_pcscd()
-    return [pcscd, check_readers(names), *check_nfc(config), check_trust(config), check_clock(),
-            check_vpcd(), check_private_files(config), *check_records(config),
-            check_browser_policy(config), check_audit_chain(config), check_units(config)]
+    test_config = is_test_config(config)
+    return [pcscd, check_readers(names, allow_virtual=config.reader.allow_virtual),
+            *check_nfc(config), check_trust(config), check_clock(),
+            check_vpcd(test_config=test_config), check_private_files(config),
+            *check_records(config), check_browser_policy(config), check_audit_chain(config),
+            check_units(config)]

@@ -9,31 +9,41 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from agent import __version__
 
-# module name -> the subcommands it registers (kept here so `myna --help` lists them all).
-COMMAND_MODULES = (
-    "agent.cli.commands.card_cmds",  # readers, status, read
-    "agent.cli.commands.emulator_cmd",  # emulator
-    "agent.cli.commands.verify_cmds",  # verify, verify-cert
-    "agent.cli.commands.service_cmds",  # agent, doctor
-    "agent.cli.commands.audit_cmd",  # audit verify
-    "agent.cli.commands.ui_cmds",  # kiosk, demo
-    "agent.cli.commands.records_cmds",  # keys, records
-    "agent.cli.commands.receiver_cmds",  # receiver
-    "agent.cli.commands.staff_cmds",  # staff
-)
+# module name -> the subcommands it registers (kept here so `myna --help` lists them all, and so
+# `myna status` loads and builds only the module that registers `status`).
+COMMANDS_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "agent.cli.commands.card_cmds": ("readers", "status", "read"),
+    "agent.cli.commands.emulator_cmd": ("emulator",),
+    "agent.cli.commands.verify_cmds": ("verify", "verify-cert"),
+    "agent.cli.commands.service_cmds": ("agent", "doctor"),
+    "agent.cli.commands.audit_cmd": ("audit",),
+    "agent.cli.commands.ui_cmds": ("kiosk", "demo"),
+    "agent.cli.commands.records_cmds": ("keys", "records"),
+    "agent.cli.commands.receiver_cmds": ("receiver",),
+    "agent.cli.commands.staff_cmds": ("staff",),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` when it is a known one (options come before it)."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    known = {c for commands in COMMANDS_BY_MODULE.values() for c in commands}
+    return first if first in known else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command``, only the module that registers it is loaded."""
     parser = argparse.ArgumentParser(prog="myna", description="My Number card kiosk and agent")
     parser.add_argument("--version", action="version", version=f"myna {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name, commands in COMMANDS_BY_MODULE.items():
+        if command is not None and command not in commands:
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
@@ -45,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_command_in(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
+    import logging  # after parsing: `myna --help` exits before it is needed
+
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):

@@ -33,9 +33,13 @@ from agent.service.session import (
     SessionController,
     StepCallback,
 )
-from agent.service.watcher import ReaderSource, ReaderWatcher, source_for_locator
+from agent.service.watcher import (
+    ReaderMonitor,
+    ReaderSource,
+    ReaderWatcher,
+    source_for_locator,
+)
 from agent.staff import StaffAuthenticator, StaffSession, StaffSessions, StaffStore
-from card.ids import AID
 from card.transports import CardConnection, Reader
 
 logger = logging.getLogger(__name__)
@@ -151,13 +155,14 @@ class AgentService:
         self._backend = backend or CardFlowBackend(config, records=self.records)
         audit_path = config.audit_path
         self.audit = AuditLog(audit_path, load_or_create_key(key_path_for(config.hmac_key_path)))
-        source: ReaderSource
+        source: ReaderSource | ReaderMonitor
         if reader_source is not None:
             source = reader_source
         elif demo_reader is not None:
             source = lambda: [demo_reader]  # noqa: E731
         else:
-            source = source_for_locator(config.reader.locator)
+            source = source_for_locator(config.reader.locator,
+                                        allow_virtual=config.reader.allow_virtual)
         self.watcher: ReaderWatcher
         self.controller = SessionController(
             config,
@@ -199,6 +204,7 @@ class AgentService:
         self.watcher.start()
         self._server_thread.start()
         threading.Thread(target=self._sweep_staff, name="myna-staff", daemon=True).start()
+        threading.Thread(target=self._warm_up, name="myna-warm-up", daemon=True).start()
         logger.info("agent listening on %s (token file %s)", self.url, self.token_file)
         return self
 
@@ -221,6 +227,15 @@ class AgentService:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _warm_up(self) -> None:
+        warm_up = getattr(self._backend, "warm_up", None)
+        if warm_up is None:
+            return
+        try:
+            warm_up()
+        except Exception as e:  # noqa: BLE001 - the first tap reports it as a verdict
+            logger.warning("verifier not ready: %s", type(e).__name__)
 
     @property
     def url(self) -> str:
@@ -272,18 +287,6 @@ def _record_keeper(config: AgentConfig) -> Any:
     return RecordKeeper(config)
 
 
-def _logout(connection: CardConnection, flow: str) -> None:
-    """Re-SELECT the flow's AP: it clears the verified PIN (reference §1), so the card holds
-    no open security state while the session waits for removal."""
-    from card.channel import ApduChannel
-    from card.errors import CardError
-
-    try:
-        ApduChannel(connection).select_aid(_AID_FOR[flow])
-    except CardError:
-        pass  # the card is gone or refuses: nothing left to log out of
-
-
 # ---- the seam to agent.verification.flows ---------------------------------------------------
 
 # flow -> (credential kind, min length, max length, charset) (design §1, reference §5, §7.3).
@@ -295,11 +298,9 @@ CREDENTIAL_SHAPE: dict[str, tuple[str, int, int, str]] = {
 }
 
 
-_AID_FOR = {"sign": AID.JPKI, "auth": AID.JPKI, "face": AID.SURFACE, "number": AID.INPUT_HELPER}
-
-
 class CardFlowBackend:
-    """Identify with ``card.apps`` (SELECT by AID, empty VERIFY), then run the verification flow."""
+    """Identify (``tap.prepare_tap``: SELECT, prefetch, retry query), then run the verification
+    flow from that state on the same exclusive connection: each APDU is sent once per tap."""
 
     def __init__(self, config: AgentConfig, *, at: Callable[[], datetime] | None = None,
                  records: Any = None) -> None:
@@ -307,44 +308,37 @@ class CardFlowBackend:
         self._records = records
         self._flow_config: Any = None
         self._at = at  # verification time source; None = now (tests pin it, design §1 "Time")
+        self._prepared: Any = None  # the last tap's PreparedTap (public card data only)
+        self._config_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the verifier and build its configuration (trust roots, CRL) before the first
+        credential needs it, so no tap waits for imports."""
+        self._flows_config()
+
+    def _flows_config(self) -> Any:
+        with self._config_lock:
+            if self._flow_config is None:
+                self._flow_config = self._config.flow_config()
+            return self._flow_config
 
     def identify(self, connection: CardConnection, flow: str) -> CredentialStatus:
-        from card.apps.input_helper import InputHelperApp
-        from card.apps.jpki import JpkiApp, PinKind
-        from card.apps.surface import SurfaceApp, SurfaceKey
-        from card.channel import ApduChannel
-        from card.errors import ApplicationNotFoundError
+        from agent.verification.tap import prepare_tap
         from card.ids import (
             MAX_TRIES_AUTH_PIN,
             MAX_TRIES_INPUT_HELPER_PIN,
             MAX_TRIES_MATCH_KEY,
             MAX_TRIES_SIGN_PASSWORD,
         )
-        from card.sw import SW
 
-        channel = ApduChannel(connection)
-        try:
-            channel.select_aid(_AID_FOR[flow])
-        except ApplicationNotFoundError as e:
-            # Some cards answer the first command after power-on with 6F00 (reference §6.4,
-            # SOL): one retry, then an unknown AID really means UNSUPPORTED_CARD.
-            if e.sw != SW.INTERNAL_ERROR:
-                raise
-            channel.select_aid(_AID_FOR[flow])
-        if flow in ("sign", "auth"):
-            jpki = JpkiApp(channel)
-            kind = PinKind.SIGN if flow == "sign" else PinKind.AUTH
-            tries = jpki.tries_left(kind)
-            max_tries = MAX_TRIES_SIGN_PASSWORD if flow == "sign" else MAX_TRIES_AUTH_PIN
-        elif flow == "face":
-            surface = SurfaceApp(channel)
-            tries, max_tries = surface.tries_left(SurfaceKey.MATCH_B), MAX_TRIES_MATCH_KEY
-        else:
-            helper = InputHelperApp(channel)
-            tries, max_tries = helper.tries_left(), MAX_TRIES_INPUT_HELPER_PIN
+        self._prepared = None
+        tap = prepare_tap(flow, connection)
+        self._prepared = tap
+        max_tries = {"sign": MAX_TRIES_SIGN_PASSWORD, "auth": MAX_TRIES_AUTH_PIN,
+                     "face": MAX_TRIES_MATCH_KEY, "number": MAX_TRIES_INPUT_HELPER_PIN}[flow]
         kind_name, lo, hi, charset = CREDENTIAL_SHAPE[flow]
-        return CredentialStatus(kind_name, tries, max(max_tries, tries), lo, hi, charset,
-                                needs_confirmation=tries == 1)
+        return CredentialStatus(kind_name, tap.tries, max(max_tries, tap.tries), lo, hi, charset,
+                                needs_confirmation=tap.tries == 1)
 
     def run(
         self,
@@ -357,8 +351,8 @@ class CardFlowBackend:
     ) -> FlowOutcome:
         from agent.verification import flows
 
-        if self._flow_config is None:
-            self._flow_config = self._config.flow_config()
+        flow_config = self._flows_config()
+        prepared = self._prepared
         draft = self._records.draft(flow) if self._records is not None else None
         try:
             verdict = flows.run_flow(
@@ -366,16 +360,20 @@ class CardFlowBackend:
                 connection,
                 credential,
                 at=self._at() if self._at is not None else None,
-                config=self._flow_config,
+                config=flow_config,
                 confirm_last_try=confirm_last_try,
                 on_step=on_step,
+                prepared=prepared,
                 statement=draft,
             )
         finally:
             del credential
-            _logout(connection, flow)
         data = verdict.to_json()
         error = data.get("error") or {}
+        if not isinstance(error, dict) or error.get("code") != "PIN_INVALID":
+            # Only a refused credential is asked again on this state; anything else ends the
+            # tap (no SELECT to log out: the card stays held until it leaves, then loses power).
+            self._prepared = None
         return FlowOutcome(
             ok=bool(data.get("ok")),
             verdict=data,

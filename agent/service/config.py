@@ -31,7 +31,10 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class ReaderConfig:
     locator: str = "pcsc"
+    # Polling is the fallback when pcscd cannot notify (and the non-PC/SC transports' rate).
     poll_interval_s: float = 0.25
+    # Accept software readers (vpcd "Virtual PCD" and friends): demo and test configs only.
+    allow_virtual: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -468,7 +468,7 @@ class SessionController:
 
         def on_step(name: str, status: str, ms: float | None = None) -> None:
             now = self._clock()
-            if self._abort.is_set():
+            if self._abort.is_set() and status != "failed":  # a failed step ends the flow anyway
                 stopped.append("aborted")
                 raise SessionAborted
             if now > reading_deadline:
@@ -508,8 +508,10 @@ class SessionController:
         if stopped == ["timeout"] and not self._abort.is_set():
             self._fail(ErrorCode.TIMEOUT, "the card took too long")
             return
-        if self._abort.is_set() or outcome is None:
-            # The card left (or cancel) mid-flow: nothing from this flow may survive.
+        refused = outcome is not None and outcome.error_code == ErrorCode.PIN_INVALID
+        if (self._abort.is_set() and not refused) or outcome is None:
+            # The card left (or cancel) mid-flow: nothing from this flow may survive. A refused
+            # credential is still shown (no identity in it): the holder must learn a try went.
             self._end_session("aborted")
             self._after_session()
             return

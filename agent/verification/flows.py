@@ -40,6 +40,7 @@ from agent.verification.errors import (
 )
 from agent.verification.identity import era_for, identity_from_certificate, parse_sex
 from agent.verification.revocation import Fetcher, RevocationSource, urllib_fetcher
+from agent.verification.tap import PreparedTap, prepare_tap
 from agent.verification.trust import PinnedCaCache, Purpose, TrustStore
 from agent.verification.verify import (
     Assurance,
@@ -50,8 +51,7 @@ from agent.verification.verify import (
 from card.apps.input_helper import InputHelperApp, SignedKeyRecord
 from card.apps.jpki import CertificateKind, JpkiApp, PinKind, digest_info, normalize_pin
 from card.apps.surface import SurfaceApp, SurfaceKey
-from card.channel import ApduChannel
-from card.errors import ApduError, CardError
+from card.errors import ApduError, CardError, InvalidPinError
 from card.sw import SW
 from card.transports import CardConnection
 
@@ -209,6 +209,17 @@ def _pin_format(check: Callable[[], Any]) -> Any:
         raise FlowError(ErrorCode.PIN_FORMAT, "credential format is wrong") from e
 
 
+def _check_format(flow: str, credential: str) -> None:
+    """Design §1: the credential's shape is checked before any APDU."""
+    if flow in ("sign", "auth"):
+        kind = PinKind.SIGN if flow == "sign" else PinKind.AUTH
+        _pin_format(lambda: normalize_pin(kind, credential))
+    elif flow == "face":
+        _pin_format(lambda: SurfaceKey.MATCH_B.check(credential))
+    elif not re.fullmatch(r"[0-9]{4}", credential):
+        raise FlowError(ErrorCode.PIN_FORMAT, "credential format is wrong")
+
+
 def _fresh_challenge() -> bytes:
     return secrets.token_bytes(CHALLENGE_BYTES)
 
@@ -281,22 +292,21 @@ def _store_with_card_ca(config: FlowConfig, purpose: Purpose, cert_der: bytes,
     return store
 
 
-def _jpki_flow(purpose: Purpose, channel: ApduChannel, credential: str, at: datetime,
+def _jpki_flow(purpose: Purpose, tap: PreparedTap, credential: str, at: datetime,
                config: FlowConfig, confirm: bool, steps: _Steps) -> _Outcome:
     kind = PinKind.SIGN if purpose is Purpose.SIGN else PinKind.AUTH
     cert_kind = CertificateKind.SIGN if purpose is Purpose.SIGN else CertificateKind.AUTH
     ca_kind = CertificateKind.SIGN_CA if purpose is Purpose.SIGN else CertificateKind.AUTH_CA
     pin = _pin_format(lambda: normalize_pin(kind, credential).decode("ascii"))
-    jpki = JpkiApp(channel)
-    steps.run("select", jpki.select)
-    if purpose is Purpose.SIGN and steps.run("check_sign_certificate",
-                                             jpki.has_sign_certificate) is False:
+    jpki = JpkiApp(tap.channel)
+    if purpose is Purpose.SIGN and tap.has_sign_certificate is False:
         raise FlowError(ErrorCode.NO_SIGN_CERTIFICATE, "card has no signature certificate")
-    tries = steps.run("read_retry_counter", lambda: jpki.tries_left(kind))
-    _check_tries(tries, config, confirm)
+    _check_tries(tap.tries, config, confirm)
     steps.run("verify_pin", lambda: jpki.verify_pin(kind, pin))
     try:
-        cert_der = steps.run("read_certificate", lambda: jpki.read_certificate(cert_kind))
+        cert_der = tap.auth_certificate if purpose is Purpose.AUTH else None
+        if cert_der is None:
+            cert_der = steps.run("read_certificate", lambda: jpki.read_certificate(cert_kind))
     except ApduError as e:
         if purpose is Purpose.SIGN and e.sw == SW.FILE_NOT_FOUND:
             raise FlowError(ErrorCode.NO_SIGN_CERTIFICATE,
@@ -352,16 +362,14 @@ def _prove_ap_possession(app: SurfaceApp | InputHelperApp, key: rsa.RSAPublicKey
     _possession_challenge(evidence or {}, prove)
 
 
-def _face_flow(channel: ApduChannel, credential: str, at: datetime, config: FlowConfig,
+def _face_flow(tap: PreparedTap, credential: str, at: datetime, config: FlowConfig,
                confirm: bool, steps: _Steps) -> _Outcome:
     _pin_format(lambda: SurfaceKey.MATCH_B.check(credential))
-    app = SurfaceApp(channel)
-    steps.run("select", app.select)
-    tries = steps.run("read_retry_counter", lambda: app.tries_left(SurfaceKey.MATCH_B))
-    _check_tries(tries, config, confirm)
+    app = SurfaceApp(tap.channel)
+    _check_tries(tap.tries, config, confirm)
     steps.run("verify_pin", lambda: app.verify_match_b(credential))
     face = steps.run("read_face", app.read_face)
-    cvc_der = steps.run("read_cvc", app.read_cvc)
+    cvc_der = tap.cvc if tap.cvc is not None else steps.run("read_cvc", app.read_cvc)
     cvc, verified = steps.run("verify_cvc", lambda: _cvc_verified(cvc_der, config))
     # The record is checked against the CVC key even when the CVC itself cannot be
     # verified: an inconsistent record is always RECORD_SIGNATURE_INVALID.
@@ -402,19 +410,17 @@ def my_number_valid(number: str) -> bool:
     return int(number[11]) == (0 if r <= 1 else 11 - r)
 
 
-def _number_flow(channel: ApduChannel, credential: str, at: datetime, config: FlowConfig,
+def _number_flow(tap: PreparedTap, credential: str, at: datetime, config: FlowConfig,
                  confirm: bool, steps: _Steps) -> _Outcome:
     if not re.fullmatch(r"[0-9]{4}", credential):
         raise FlowError(ErrorCode.PIN_FORMAT, "credential format is wrong")
-    app = InputHelperApp(channel)
-    steps.run("select", app.select)
-    tries = steps.run("read_retry_counter", app.tries_left)
-    _check_tries(tries, config, confirm)
+    app = InputHelperApp(tap.channel)
+    _check_tries(tap.tries, config, confirm)
     steps.run("verify_pin", lambda: app.verify_pin(credential))
     number_rec = steps.run("read_my_number", app.read_my_number_record)
     basic = steps.run("read_basic_info", app.read_basic_info)
     integrity = steps.run("read_integrity", app.read_integrity)
-    cvc_der = steps.run("read_cvc", app.read_cvc)
+    cvc_der = tap.cvc if tap.cvc is not None else steps.run("read_cvc", app.read_cvc)
     cvc, verified = steps.run("verify_cvc", lambda: _cvc_verified(cvc_der, config))
     steps.run("verify_record", lambda: cvc_mod.verify_integrity_record(
         cvc.public_key, number_rec.raw, basic.attributes_raw, integrity.my_number_digest,
@@ -448,12 +454,15 @@ def _certified_ap_key(cvc_key: rsa.RSAPublicKey, signed: SignedKeyRecord) -> rsa
 
 def run_flow(flow: str, connection: CardConnection, credential: str, *,
              at: datetime | None = None, config: FlowConfig, confirm_last_try: bool = False,
-             on_step: StepCallback | None = None,
+             on_step: StepCallback | None = None, prepared: PreparedTap | None = None,
              statement: PossessionStatement | None = None) -> Verdict:
     """Run one flow on an open connection and return its verdict (never raises for card or
     verification failures; exceptions raised by ``on_step`` propagate unchanged).
 
     ``at`` is the verification time (tz-aware); None means now (read once, here).
+    ``prepared`` is the identification already done on this connection (``tap.prepare_tap``):
+    the flow continues from it instead of selecting and querying again. Without it the flow
+    prepares first, reporting those APDUs as steps. A refused credential updates its ``tries``.
     ``statement`` supplies the possession challenge (verification records); None = a nonce.
     """
     steps = _Steps(on_step)
@@ -463,15 +472,22 @@ def run_flow(flow: str, connection: CardConnection, credential: str, *,
         if flow not in FLOWS or flow not in config.enabled_flows:
             raise FlowError(ErrorCode.FLOW_DISABLED, "flow is not enabled")
         when = at if at is not None else datetime.now(UTC)
-        channel = ApduChannel(connection)
-        if flow in ("sign", "auth"):
-            purpose = Purpose.SIGN if flow == "sign" else Purpose.AUTH
-            out = _jpki_flow(purpose, channel, credential, when, config, confirm_last_try,
-                             steps)
-        elif flow == "face":
-            out = _face_flow(channel, credential, when, config, confirm_last_try, steps)
-        else:
-            out = _number_flow(channel, credential, when, config, confirm_last_try, steps)
+        _check_format(flow, credential)  # a malformed credential costs no APDU at all
+        if prepared is None or not prepared.continues(connection, flow):
+            prepared = prepare_tap(flow, connection, run_step=steps.run)
+        tap = prepared
+        try:
+            if flow in ("sign", "auth"):
+                purpose = Purpose.SIGN if flow == "sign" else Purpose.AUTH
+                out = _jpki_flow(purpose, tap, credential, when, config, confirm_last_try,
+                                 steps)
+            elif flow == "face":
+                out = _face_flow(tap, credential, when, config, confirm_last_try, steps)
+            else:
+                out = _number_flow(tap, credential, when, config, confirm_last_try, steps)
+        except InvalidPinError as e:
+            tap.tries = e.tries_left  # the card's own count: the next attempt asks no more
+            raise
     except _CallbackAbort as abort:
         raise abort.exc from None
     except Exception as e:

@@ -51,7 +51,8 @@ class CardApp:
     """One application (AP) on a channel. Not thread-safe.
 
     Methods select the AP only when it is not the channel's current one, because a re-SELECT
-    clears PIN state (reference §1); ``select()`` does it unconditionally (a logout).
+    clears PIN state (reference §1); ``select()`` does it unconditionally (a logout). Likewise
+    an EF is selected only when it is not the channel's current one: each SELECT is a round trip.
     """
 
     aid: ClassVar[AID]
@@ -69,19 +70,19 @@ class CardApp:
     def _tries_left(self, ief: int) -> int:
         """Tries left of the credential in IEF ``ief`` (empty VERIFY; consumes none, §3)."""
         self._ensure()
-        self.channel.select_ef(ief)
+        self.channel.ensure_ef(ief)
         return self.channel.verify_status()
 
     def _verify(self, ief: int, encoded: bytes) -> None:
         """VERIFY IEF ``ief`` once with an already format-checked credential."""
         self._ensure()
-        self.channel.select_ef(ief)
+        self.channel.ensure_ef(ief)
         self.channel.verify(encoded)
 
     def _read_object(self, fid: int, max_len: int, *, personal: bool = True) -> bytes:
         """SELECT EF ``fid`` and read the one TLV object in it (never its filler)."""
         self._ensure()
-        self.channel.select_ef(fid)
+        self.channel.ensure_ef(fid)
         return self.channel.read_object(max_len, personal=personal)
 
 

@@ -150,7 +150,7 @@ class JpkiApp(CardApp):
         The signature certificate needs a prior ``verify_pin(PinKind.SIGN, ...)`` on this channel.
         """
         self._ensure()
-        self.channel.select_ef(kind.value)
+        self.channel.ensure_ef(kind.value)
         der = self.channel.read_object(MAX_CERTIFICATE_LEN, personal=kind is CertificateKind.SIGN)
         if der[0] != 0x30:
             raise BadResponseError(f"{kind.name} certificate is not a DER SEQUENCE")
@@ -200,5 +200,5 @@ class JpkiApp(CardApp):
         if not 1 <= len(digest_info_bytes) <= MAX_SIGN_INPUT:
             raise ValueError(f"signing input must be 1..{MAX_SIGN_INPUT} bytes")
         self._ensure()
-        self.channel.select_ef(kind.key_ef)
+        self.channel.ensure_ef(kind.key_ef)
         return self.channel.compute_signature(0x00, P2_CURRENT_KEY, digest_info_bytes)

@@ -50,6 +50,11 @@ class CardConnection(abc.ABC):
     def atr(self) -> bytes:
         return b""
 
+    @property
+    def extended_apdus(self) -> bool:
+        """True when the link carries extended-length APDUs (a whole object in one READ)."""
+        return False
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the card (PC/SC: leave it powered; the agent decides about reset)."""
 

@@ -40,6 +40,10 @@ class EmulatedConnection(CardConnection):
         return bytes(self._card.atr)
 
     @property
+    def extended_apdus(self) -> bool:
+        return True  # the card itself takes extended Le (reference §6.5)
+
+    @property
     def card(self) -> VirtualMynaCard:
         return self._card
 

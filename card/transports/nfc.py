@@ -122,6 +122,10 @@ class NfcConnection(CardConnection):
         return self._atr
 
     @property
+    def extended_apdus(self) -> bool:
+        return True  # transceive() chains ISO-DEP frames for extended APDUs (test-stack §7.3)
+
+    @property
     def broken(self) -> bool:
         return self._broken is not None or self._closed
 
@@ -365,8 +369,34 @@ def usb_devices() -> list[tuple[int, int, int, int]]:
     return [(vid, pid, bus, dev) for vid, pid, bus, dev in found if (vid, pid) in known]
 
 
+# Vendors of the USB readers nfcpy drives (its usb_device_map): Sony, NXP, SCM, ACS.
+NFC_USB_VENDORS = frozenset({0x054C, 0x04CC, 0x04E6, 0x072F})
+SYSFS_USB = "/sys/bus/usb/devices"
+USBFS = "/dev/bus/usb"
+
+
+def _no_candidate_usb_device() -> bool:
+    """True when no attached USB device could be an nfcpy reader, known without importing
+    nfcpy (half a second): no USB bus at all, or sysfs lists no device of those vendors."""
+    import glob
+    import os
+
+    if not os.path.isdir(SYSFS_USB):
+        return not os.path.isdir(USBFS)  # libusb opens devices through usbfs
+    for path in glob.glob(os.path.join(SYSFS_USB, "*", "idVendor")):
+        try:
+            with open(path, encoding="ascii") as f:
+                if int(f.read().strip(), 16) in NFC_USB_VENDORS:
+                    return False
+        except (OSError, ValueError):
+            return False  # unreadable: let nfcpy look
+    return True
+
+
 def list_nfc_readers() -> list[NfcReader]:
     """USB readers nfcpy could drive right now (none on machines without a USB bus)."""
+    if _no_candidate_usb_device():
+        return []
     try:
         devices = usb_devices()
     except NoReaderError:

@@ -10,6 +10,7 @@ could use it (ref. §6.4, SOL transport/pcsc.rs).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, ClassVar
 
 from card.errors import (
@@ -32,6 +33,10 @@ def _scard() -> Any:
     return scard
 
 
+# A short APDU is at most 261 bytes (5 header + 255 data + Le); a reader taking more does
+# extended APDUs (vpcd does, test-stack §4.1).
+SHORT_APDU_MAX_INPUT = 261
+
 # After a failed transmit, how long to wait for pcscd to notice a removal (its vpcd poll is
 # 400 ms, test-stack §5.2); only on the error path.
 REMOVAL_WAIT_MS = 600
@@ -53,6 +58,51 @@ def _error(scard: Any, hresult: int, what: str) -> TransportError:
     if hresult in (scard.SCARD_W_REMOVED_CARD, scard.SCARD_W_UNPOWERED_CARD):
         return CardRemovedError(message)
     return TransportError(message)
+
+
+# Readers that are software, not hardware: vsmartcard's vpcd ("Virtual PCD"), its Android and
+# relay front ends, and friends. A kiosk accepts only physical readers unless told otherwise,
+# because a virtual reader lets anyone who reaches its port play a card (vpcd binds 0.0.0.0).
+VIRTUAL_READER_MARKERS = ("virtual", "vpcd", "vsmartcard", "pcsc-relay", "remote reader")
+VIRTUAL_DRIVER_MARKERS = ("vpcd", "vsmartcard", "pcsc-relay")
+READER_CONF_DIR = "/etc/reader.conf.d"
+
+
+def _virtual_friendly_names(conf_dir: str = READER_CONF_DIR) -> set[str]:
+    """FRIENDLYNAMEs that pcscd's reader.conf.d gives to virtual drivers (a renamed vpcd)."""
+    import os
+
+    names: set[str] = set()
+    try:
+        entries = sorted(os.listdir(conf_dir))
+    except OSError:
+        return names
+    for entry in entries:
+        try:
+            with open(os.path.join(conf_dir, entry), encoding="utf-8", errors="replace") as f:
+                text = f.read(65536)
+        except OSError:
+            continue
+        friendly, virtual = "", False
+        for line in text.splitlines():
+            key, _, value = line.strip().partition(" ")
+            value = value.strip().strip('"')
+            if key == "FRIENDLYNAME":
+                friendly = value
+            elif key == "LIBPATH":
+                virtual = any(m in value.lower() for m in VIRTUAL_DRIVER_MARKERS)
+            if friendly and virtual:
+                names.add(friendly.lower())
+                friendly, virtual = "", False
+    return names
+
+
+def is_virtual_reader(name: str, conf_dir: str = READER_CONF_DIR) -> bool:
+    """True for a software reader, by name or by its reader.conf.d driver."""
+    lowered = name.lower()
+    if any(marker in lowered for marker in VIRTUAL_READER_MARKERS):
+        return True
+    return any(lowered.startswith(friendly) for friendly in _virtual_friendly_names(conf_dir))
 
 
 class _Context:
@@ -122,6 +172,8 @@ class PcscConnection(CardConnection):
         self.reader_name = name
         protocols = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
         self.exclusive = exclusive
+        # Disconnect with a card reset (clearing its security state) instead of leaving it.
+        self.reset_on_close = False
         mode = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
         hresult, hcard, protocol = scard.SCardConnect(context.handle, name, mode, protocols)
         if hresult == scard.SCARD_E_SHARING_VIOLATION:
@@ -134,6 +186,22 @@ class PcscConnection(CardConnection):
         self._protocol = protocol
         hresult, _, _, _, atr = scard.SCardStatus(hcard)
         self._atr = bytes(atr) if hresult == scard.SCARD_S_SUCCESS else b""
+        self._extended = is_virtual_reader(name) or self._max_input() > SHORT_APDU_MAX_INPUT
+
+    def _max_input(self) -> int:
+        """The reader's largest APDU (SCARD_ATTR_MAXINPUT, from the CCID descriptor); 0 unknown."""
+        attr = getattr(self._scard, "SCARD_ATTR_MAXINPUT", 0x0007A007)
+        try:
+            hresult, value = self._scard.SCardGetAttrib(self._hcard, attr)
+        except Exception:  # noqa: BLE001 - an optional attribute; unknown means short APDUs
+            return 0
+        if hresult != self._scard.SCARD_S_SUCCESS or not value:
+            return 0
+        return int.from_bytes(bytes(value[:4]), "little")
+
+    @property
+    def extended_apdus(self) -> bool:
+        return self._extended
 
     @property
     def interface(self) -> Interface:
@@ -174,7 +242,9 @@ class PcscConnection(CardConnection):
 
     def close(self) -> None:
         if self._hcard is not None:
-            self._scard.SCardDisconnect(self._hcard, self._scard.SCARD_LEAVE_CARD)
+            disposition = (self._scard.SCARD_RESET_CARD if self.reset_on_close
+                           else self._scard.SCARD_LEAVE_CARD)
+            self._scard.SCardDisconnect(self._hcard, disposition)
             self._hcard = None
         self._context.close()
 
@@ -243,3 +313,146 @@ def open_locator(locator: str) -> PcscReader:
         return PcscReader(names[0])
     finally:
         context.close()
+
+
+# pcsc-lite's pseudo-reader that changes state when readers come and go.
+PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
+
+
+class PcscMonitor:
+    """Card and reader presence from one PC/SC context, woken by pcscd instead of polled.
+
+    ``scan()`` lists the readers and their presence; ``wait(timeout_s)`` blocks in
+    ``SCardGetStatusChange`` until a card or reader changes (or the timeout passes), with the
+    PnP pseudo-reader so readers coming and going wake it too. ``interrupt()`` (any thread)
+    wakes a waiting ``wait``. When pcscd goes away the context is dropped and ``scan`` raises
+    ``NoReaderError``; the next ``scan`` establishes a fresh context, so a restarted pcscd is
+    picked up. ``status_calls`` counts ``SCardGetStatusChange`` calls (bench and tests).
+    """
+
+    def __init__(self, *, name_filter: str = "", allow_virtual: bool = True) -> None:
+        self._name_filter = name_filter.lower()
+        self._allow_virtual = allow_virtual
+        self._context: _Context | None = None
+        self._states: dict[str, int] = {}  # reader -> last event state (without CHANGED)
+        self._pnp_supported = True
+        self._interrupted = threading.Event()
+        self.status_calls = 0
+
+    @property
+    def can_notify(self) -> bool:
+        """False once pcscd refused the PnP pseudo-reader: the caller must poll for readers."""
+        return self._pnp_supported
+
+    def _open(self) -> _Context:
+        if self._context is None:
+            self._context = _Context()
+            self._states = {}
+        return self._context
+
+    def _drop(self) -> None:
+        context, self._context = self._context, None
+        self._states = {}
+        if context is not None:
+            try:
+                context.close()
+            except Exception:  # the daemon is gone; nothing to release
+                logger.debug("releasing a dead PC/SC context failed", exc_info=True)
+
+    def _status(self, context: _Context, timeout_ms: int,
+                states: list[tuple[str, int]]) -> tuple[int, list[Any]]:
+        self.status_calls += 1
+        hresult, new_states = context.scard.SCardGetStatusChange(
+            context.handle, timeout_ms, states)
+        return hresult, list(new_states or [])
+
+    def scan(self) -> dict[str, bool]:
+        """Readers (after the name filter) and whether each holds a card.
+
+        :raises NoReaderError: pcscd is not running (the context is dropped).
+        """
+        try:
+            context = self._open()
+            names = [n for n in context.list_readers() if self._wanted(n)]
+            if set(names) != set(self._states):
+                self._states = {}
+                if names:
+                    scard = context.scard
+                    hresult, new = self._status(
+                        context, 0, [(n, scard.SCARD_STATE_UNAWARE) for n in names])
+                    if hresult != scard.SCARD_S_SUCCESS:
+                        raise _error(scard, hresult, "reader status")
+                    self._states = {
+                        str(n): int(state) & ~scard.SCARD_STATE_CHANGED
+                        for n, state, *_ in new
+                    }
+        except NoReaderError:
+            self._drop()
+            raise
+        return {name: bool(state & context.scard.SCARD_STATE_PRESENT)
+                for name, state in self._states.items()}
+
+    def wait(self, timeout_s: float) -> None:
+        """Block until a card or reader changes, ``interrupt()`` or ``timeout_s`` passes.
+
+        :raises NoReaderError: pcscd went away while waiting.
+        """
+        if self._interrupted.is_set():
+            self._interrupted.clear()
+            return
+        context = self._open()
+        scard = context.scard
+        watched = list(self._states.items())
+        if self._pnp_supported:
+            watched.append((PNP_NOTIFICATION, scard.SCARD_STATE_UNAWARE))
+        if not watched:
+            self._interrupted.wait(timeout_s)
+            self._interrupted.clear()
+            return
+        hresult, new = self._status(context, max(0, int(timeout_s * 1000)), watched)
+        self._interrupted.clear()
+        if hresult in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
+            return
+        if hresult == scard.SCARD_E_UNKNOWN_READER and self._pnp_supported:
+            # Either a watched reader vanished or pcscd does not know the PnP reader: the next
+            # scan re-lists; a pcscd without PnP support is then polled for readers.
+            self._pnp_supported = self._knows_pnp(context)
+            self._states = {}
+            return
+        if hresult != scard.SCARD_S_SUCCESS:
+            error = _error(scard, hresult, "wait for card events")
+            if isinstance(error, NoReaderError) and hresult in (
+                    scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED):
+                self._drop()
+                raise error
+            self._states = {}  # re-list at the next scan
+            return
+        for name, state, *_ in new:
+            if name == PNP_NOTIFICATION:
+                if state & scard.SCARD_STATE_CHANGED:
+                    self._states = {}  # the reader list changed: re-list at the next scan
+                continue
+            if name in self._states:
+                self._states[name] = int(state) & ~scard.SCARD_STATE_CHANGED
+
+    def _knows_pnp(self, context: _Context) -> bool:
+        scard = context.scard
+        hresult, _ = self._status(context, 0, [(PNP_NOTIFICATION, scard.SCARD_STATE_UNAWARE)])
+        return hresult != scard.SCARD_E_UNKNOWN_READER
+
+    def _wanted(self, name: str) -> bool:
+        if self._name_filter and self._name_filter not in name.lower():
+            return False
+        return self._allow_virtual or not is_virtual_reader(name)
+
+    def interrupt(self) -> None:
+        self._interrupted.set()
+        context = self._context
+        if context is not None and context.handle is not None:
+            try:
+                context.scard.SCardCancel(context.handle)
+            except Exception:  # waking a waiter is best effort
+                logger.debug("SCardCancel failed", exc_info=True)
+
+    def close(self) -> None:
+        self._drop()

@@ -69,7 +69,7 @@ def _clean_apdu_count(reader: EmulatedReader, http_: Http, sse: SseReader) -> in
 def test_sign_tap_pulled_after_every_apdu(demo):
     svc, reader, http_, sse = demo
     total = _clean_apdu_count(reader, http_, sse)
-    assert total > 10
+    assert total >= 10  # a whole sign tap (its floor: test_apdu_floor)
     for n in range(total):
         card = VirtualMynaCard(PERSONAS[PERSONA])
         card.faults = Faults(remove_after_apdus=n)

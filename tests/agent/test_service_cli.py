@@ -80,10 +80,19 @@ def test_doctor_checks():
     assert check_clock(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)).status is Status.FAIL
     assert check_clock(dt.datetime(2026, 11, 26, tzinfo=dt.UTC)).status is Status.OK
     assert check_readers([]).status is Status.WARN
-    assert check_readers(["Virtual PCD 00 00"]).status is Status.OK
-    warn = check_vpcd(exists=lambda p: p == "/etc/reader.conf.d/vpcd", globber=lambda p: [])
+    assert check_readers(["Virtual PCD 00 00"], allow_virtual=True).status is Status.OK
+    assert check_readers(["SONY FeliCa RC-S300/P 00 00"]).status is Status.OK
+    virtual = check_readers(["Virtual PCD 00 00"])
+    assert virtual.status is Status.FAIL and "VIRTUAL" in virtual.detail
+    installed = {"exists": lambda p: p == "/etc/reader.conf.d/vpcd", "globber": lambda p: [],
+                 "listening": list}
+    warn = check_vpcd(**installed, test_config=True)
     assert warn.status is Status.WARN and "VIRTUAL" in warn.detail
-    assert check_vpcd(exists=lambda p: False, globber=lambda p: []).status is Status.OK
+    assert check_vpcd(**installed).status is Status.FAIL  # a kiosk config: vpcd must go
+    listening = check_vpcd(exists=lambda p: False, globber=lambda p: [], listening=lambda: [35963])
+    assert listening.status is Status.FAIL and "35963" in listening.detail
+    assert check_vpcd(exists=lambda p: False, globber=lambda p: [],
+                      listening=list).status is Status.OK
     assert check_trust(AgentConfig()).status is Status.OK
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.service.session import CredentialStatus, FlowBackend, FlowOutcome, StepCallback
-from agent.verification.flows import FlowConfig
+from agent.verification.flows import FlowConfig, run_flow
+from agent.verification.tap import prepare_tap
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.transports import CardConnection
 from card.transports.emulated import EmulatedReader
-from tests.hardening.rig import credential, run
+from tests.hardening.rig import AT, credential
 
 IDENTIFY = "identify"
 ALLOWED_CODES = ("TRANSPORT_ERROR", "CARD_REMOVED", "NO_READER")
@@ -41,8 +42,10 @@ def step_names(flow: str, config: FlowConfig, persona: str) -> list[str]:
         if status == "running":
             names.append(name)
 
-    verdict = run(EmulatedReader("steps", VirtualMynaCard(PERSONAS[persona])), flow,
-                  credential(persona, flow), config, on_step=on_step)
+    reader = EmulatedReader("steps", VirtualMynaCard(PERSONAS[persona]))
+    with reader.connect() as connection:  # as the agent does: identify, then the flow
+        verdict = run_flow(flow, connection, credential(persona, flow), at=AT, config=config,
+                           on_step=on_step, prepared=prepare_tap(flow, connection))
     assert verdict.ok, verdict
     return [IDENTIFY, *names]
 

@@ -45,18 +45,14 @@ PIN_EF = {"sign": (AID.JPKI, JpkiEF.SIGN_PIN), "auth": (AID.JPKI, JpkiEF.AUTH_PI
           "face": (AID.SURFACE, SurfaceEF.MATCH_B), "number": (AID.INPUT_HELPER, InputHelperEF.PIN)}
 # The steps of a clean tap (test_step_lists_match_the_flows keeps this honest).
 STEPS = {
-    "sign": ["identify", "select", "check_sign_certificate", "read_retry_counter", "verify_pin",
-             "read_certificate", "validate_chain", "parse_identity", "sign_challenge",
-             "verify_possession"],
-    "auth": ["identify", "select", "read_retry_counter", "verify_pin", "read_certificate",
-             "validate_chain", "sign_challenge", "verify_possession"],
-    "face": ["identify", "select", "read_retry_counter", "verify_pin", "read_face", "read_cvc",
-             "verify_cvc", "verify_record", "get_challenge", "sign_challenge",
-             "verify_possession"],
-    "number": ["identify", "select", "read_retry_counter", "verify_pin", "read_my_number",
-               "read_basic_info", "read_integrity", "read_cvc", "verify_cvc", "verify_record",
-               "read_signed_key", "verify_signed_key", "get_challenge", "sign_challenge",
-               "verify_possession"],
+    "sign": ["identify", "verify_pin", "read_certificate", "validate_chain", "parse_identity",
+             "sign_challenge", "verify_possession"],
+    "auth": ["identify", "verify_pin", "validate_chain", "sign_challenge", "verify_possession"],
+    "face": ["identify", "verify_pin", "read_face", "verify_cvc", "verify_record",
+             "get_challenge", "sign_challenge", "verify_possession"],
+    "number": ["identify", "verify_pin", "read_my_number", "read_basic_info", "read_integrity",
+               "verify_cvc", "verify_record", "read_signed_key", "verify_signed_key",
+               "get_challenge", "sign_challenge", "verify_possession"],
 }
 WAIT_S = 20.0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from card.emulator.hostile import HostileCard, Lie
 from card.ids import AID, InputHelperEF, JpkiEF, SurfaceEF
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, SessionDriver, credential, pin_verifies, run, service_config
+from tests.support.links import ShortApduReader
 
 PERSONA = "yamada-taro"
 CODES = {str(c) for c in ErrorCode} - {str(ErrorCode.INTERNAL)}
@@ -49,10 +51,13 @@ def check_failed(verdict: dict, flow: str) -> None:
 @pytest.mark.parametrize("flow", FLOWS)
 def test_lie_through_run_flow(lie: Lie, flow: str, config) -> None:
     card = HostileCard(PERSONAS[PERSONA], lie)
+    reader: Any = EmulatedReader("hostile", card)
+    if lie is Lie.CHANGING_CERT:
+        reader = ShortApduReader(reader)  # the lie needs a certificate read in pieces
     tracemalloc.start()
     start = time.monotonic()
     try:
-        verdict = run(EmulatedReader("hostile", card), flow, credential(PERSONA, flow), config)
+        verdict = run(reader, flow, credential(PERSONA, flow), config)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -96,7 +101,8 @@ def test_changing_certificate_never_yields_the_other_identity(config) -> None:
     """Header from one card, body from another (valid, trusted) certificate: the chain may
     validate for the donor, but possession with this card's key fails."""
     card = HostileCard(PERSONAS[PERSONA], Lie.CHANGING_CERT)
-    verdict = run(EmulatedReader("hostile", card), "auth", credential(PERSONA, "auth"), config)
+    reader = ShortApduReader(EmulatedReader("hostile", card))  # read in pieces, as the lie needs
+    verdict = run(reader, "auth", credential(PERSONA, "auth"), config)
     check_failed(verdict.to_json(), "auth")
     assert verdict.error is not None
     assert verdict.error["code"] in ("POSSESSION_FAILED", "CERT_MALFORMED")
@@ -129,6 +135,8 @@ def service(tmp_path: Path, trust_dir: Path):
 def test_every_lie_through_the_session(service) -> None:
     _svc, reader, driver = service
     for lie in Lie:
+        if lie is Lie.CHANGING_CERT:
+            continue  # needs a certificate read in pieces: a short-APDU link, tested above
         for flow in MATTERS[lie] or ("sign",):
             card = HostileCard(PERSONAS[PERSONA], lie)
             cred = credential(PERSONA, flow)
@@ -170,7 +178,9 @@ def test_lies_through_pcscd_and_vpcd(lie: Lie, pcscd, config) -> None:
 
     card = HostileCard(PERSONAS[PERSONA], lie)
     bridge = VpcdBridge(card, port=pcscd.port).start()
-    reader = open_reader("pcsc:Virtual PCD 00 00")
+    reader: Any = open_reader("pcsc:Virtual PCD 00 00")
+    if lie is Lie.CHANGING_CERT:
+        reader = ShortApduReader(reader)  # the lie needs a certificate read in pieces
     try:
         deadline = time.monotonic() + 5
         while not reader.has_card():

@@ -13,7 +13,7 @@ def service_config(tmp: Path, trust_dir: Path, **sections: Any) -> AgentConfig:
     reader poll, an ephemeral API port and the token/audit files under ``tmp``. Keyword
     arguments update whole sections, e.g. ``reader={"locator": "pcsc"}``."""
     base: dict[str, Any] = {
-        "reader": {"poll_interval_s": 0.05},
+        "reader": {"poll_interval_s": 0.05, "allow_virtual": True},
         "flows": {"enabled": ["sign", "auth", "face", "number"]},
         "trust": {"mode": "test", "test_dir": str(trust_dir),
                   "crl_file": str(trust_dir / "test.crl"),

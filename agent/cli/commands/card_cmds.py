@@ -9,14 +9,12 @@ getpass prompt; it is never echoed or logged, and a last try is refused unless
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from card.apps import CertificateKind, InputHelperApp, JpkiApp, PinKind
-from card.channel import ApduChannel
+# Only the light error types at import time: `myna --help` must not load the card stack.
 from card.errors import (
     ApplicationNotFoundError,
     CardError,
@@ -28,19 +26,13 @@ from card.errors import (
     PinError,
     PinFormatError,
 )
-from card.transports import list_readers, open_reader
 
 EXIT_CARD_ERROR = 1
 EXIT_NO_READER = 3
 EXIT_PIN = 4
 EXIT_REMOVED = 5
 
-_CERT_TYPES = {
-    "sign": CertificateKind.SIGN,
-    "auth": CertificateKind.AUTH,
-    "sign-ca": CertificateKind.SIGN_CA,
-    "auth-ca": CertificateKind.AUTH_CA,
-}
+_CERT_TYPES = {"sign": "SIGN", "auth": "AUTH", "sign-ca": "SIGN_CA", "auth-ca": "AUTH_CA"}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -96,6 +88,8 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 
 def cmd_readers(args: argparse.Namespace) -> int:
+    from card.transports import list_readers
+
     readers = list_readers()
     if not readers:
         print("no readers found (is pcscd running and a reader attached?)")
@@ -117,6 +111,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         if config.records.enabled:
             print(f"records: {status_line(config)}")
+    from card.apps import InputHelperApp, JpkiApp, PinKind
+    from card.channel import ApduChannel
+    from card.transports import open_reader
+
     reader = open_reader(args.reader)
     with reader.connect(exclusive=True) as connection:
         channel = ApduChannel(connection)
@@ -146,6 +144,8 @@ def _read_password(args: argparse.Namespace) -> str:
     from_env = os.environ.get("MYNA_PIN")
     if from_env:
         return from_env
+    import getpass
+
     return getpass.getpass("signature password (署名用パスワード): ")
 
 
@@ -175,11 +175,16 @@ def _describe(der: bytes) -> str:
 
 
 def cmd_read_cert(args: argparse.Namespace) -> int:
-    kind = _CERT_TYPES[args.cert_type]
+    from card.apps import CertificateKind, JpkiApp, PinKind
+    from card.channel import ApduChannel
+    from card.transports import open_reader
+
+    kind = CertificateKind[_CERT_TYPES[args.cert_type]]
     password = _read_password(args) if kind is CertificateKind.SIGN else None
     reader = open_reader(args.reader)
     with reader.connect(exclusive=True) as connection:
-        app = JpkiApp(ApduChannel(connection))
+        # One extended READ for the whole certificate where the link carries it.
+        app = JpkiApp(ApduChannel(connection, extended_reads=connection.extended_apdus))
         if password is not None:
             tries = app.tries_left(PinKind.SIGN)
             if tries == 0:

@@ -9,13 +9,10 @@ The credentials printed are the emulator's published test values, not a holder's
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
 import time
 
-logger = logging.getLogger(__name__)
+# logging, signal and threading are imported where used: `myna --help` loads this module.
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,11 +83,17 @@ def _make_card(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     started = time.monotonic()
     card = VirtualMynaCard.for_persona(args.persona, cert_filler=args.cert_filler)
-    logger.info("persona %s ready in %.1f s", args.persona, time.monotonic() - started)
+    import logging
+
+    logging.getLogger(__name__).info("persona %s ready in %.1f s", args.persona,
+                                     time.monotonic() - started)
     return card
 
 
 def _run_vpcd(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from card.emulator.vpcd import VpcdBridge, parse_hostport
 
     try:
@@ -128,6 +131,9 @@ def _run_vpcd(args: argparse.Namespace) -> int:
 
 def _run_nfc_udp(args: argparse.Namespace) -> int:
     """Serve the card to nfcpy's udp driver (``card.emulator.nfc_udp``, owned by the NFC work)."""
+    import signal
+    import threading
+
     try:
         from card.emulator.nfc_udp import NfcUdpCard
         from card.emulator.vpcd import parse_hostport

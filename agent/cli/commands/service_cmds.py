@@ -8,12 +8,11 @@ and exits 1 when any check fails.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from types import FrameType
+from typing import TYPE_CHECKING
 
-from agent.service.config import ConfigError, load_config
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +25,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from agent.service.agent_service import AgentService
+    from agent.service.config import ConfigError, load_config
     from agent.service.logging import setup_logging
 
     try:
@@ -66,6 +69,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from agent.cli.doctor import Status, run_checks
+    from agent.service.config import ConfigError, load_config
 
     try:
         config = load_config(args.config)

@@ -8,7 +8,6 @@ kiosk UI (see ``agent.cli.demo``). The UI process never shares memory with the a
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 
 
@@ -33,6 +32,8 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     from agent.cli.demo import kiosk_command
 
     cmd = kiosk_command(args.agent_url, args.token_file, args.host, args.port, demo=False)
+    import subprocess
+
     proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
     try:
         return proc.wait()

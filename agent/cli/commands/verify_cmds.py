@@ -11,17 +11,17 @@ that is accepted only if its fingerprint is a pinned J-LIS root.
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import os
 import sys
 import tempfile
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.verification.errors import ErrorCode, VerificationError, error_code_for
+if TYPE_CHECKING:
+    from datetime import datetime
+# json, tempfile, getpass and datetime are imported where used: `myna --help` loads this module.
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -66,6 +66,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _parse_at(text: str | None) -> datetime:
+    from datetime import datetime
+
     if not text:
         return datetime.now(UTC)
     try:
@@ -85,6 +87,8 @@ def _read_credential(args: argparse.Namespace) -> str:
     env = os.environ.get("MYNA_PIN")
     if env is not None:
         return env.strip()
+    import getpass
+
     prompts = {"sign": "signature password: ", "auth": "auth PIN: ",
                "face": "照合番号B (14 digits): ", "number": "券面事項入力補助 PIN: "}
     return getpass.getpass(prompts[args.flow])
@@ -110,6 +114,8 @@ def _printable(value: object) -> str:
 
 def _print(verdict: dict[str, Any], as_json: bool) -> None:
     if as_json:
+        import json
+
         json.dump(verdict, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return
@@ -142,6 +148,8 @@ def _print(verdict: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+
+    from agent.verification.errors import VerificationError, error_code_for
     from agent.verification.flows import FlowConfig, run_flow
     from card.errors import CardError
     from card.transports import open_reader
@@ -191,6 +199,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_cert(args: argparse.Namespace) -> int:
+
+    from agent.verification.errors import ErrorCode, VerificationError, error_code_for
     from agent.verification.identity import identity_from_certificate
     from agent.verification.revocation import RevocationSource
     from agent.verification.trust import Purpose, TrustStore, load_certificates

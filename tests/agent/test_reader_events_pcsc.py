@@ -1,0 +1,148 @@
+"""Card presence through real pcscd + vpcd: the agent wakes on pcscd's events instead of
+polling, and holds the card exclusively from insertion to removal, so no other local program can
+send it a command between sessions (not even after a pcscd restart)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from card.emulator import PERSONAS, VirtualMynaCard
+from card.emulator.vpcd import VpcdBridge
+
+pytestmark = [pytest.mark.pcsc, pytest.mark.emulator_only]
+VPCD_READER = "Virtual PCD 00 00"
+PERSONA = PERSONAS["yamada-taro"]
+
+# Another program on the machine: connect (shared, as pcsc tools do) and send SELECT by AID.
+INTRUDER = r"""
+import sys
+from smartcard import scard
+hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+if hresult != scard.SCARD_S_SUCCESS:
+    print("no-context", hex(hresult & 0xFFFFFFFF)); sys.exit(0)
+hresult, card, protocol = scard.SCardConnect(
+    context, sys.argv[1], scard.SCARD_SHARE_SHARED,
+    scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+if hresult != scard.SCARD_S_SUCCESS:
+    print("refused", scard.SCardGetErrorMessage(hresult)); sys.exit(0)
+hresult, response = scard.SCardTransmit(card, protocol, [0x00, 0xA4, 0x04, 0x0C, 0x0A,
+    0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01])
+print("transmitted" if hresult == scard.SCARD_S_SUCCESS and response else "refused",
+      bytes(response).hex())
+"""
+
+
+class StatusCallCounter:
+    """Counts every SCardGetStatusChange this process makes (the agent's presence checks)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from smartcard import scard
+
+        self.calls = 0
+        self._lock = threading.Lock()
+        real = scard.SCardGetStatusChange
+
+        def counting(*args: Any) -> Any:
+            with self._lock:
+                self.calls += 1
+            return real(*args)
+
+        monkeypatch.setattr(scard, "SCardGetStatusChange", counting)
+
+
+def _intruder_command(pcscd: Any) -> list[str]:
+    command = [sys.executable, "-c", INTRUDER, VPCD_READER]
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        # The attacker is an unprivileged local user: nobody, let through to the daemon's socket.
+        os.chmod(pcscd.workdir, 0o711)  # noqa: S103 - the test daemon's own directory
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    return command
+
+
+def _intrude(pcscd: Any) -> str:
+    env = dict(os.environ, PCSCLITE_CSOCK_NAME=str(pcscd.sock_path))
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        _intruder_command(pcscd), capture_output=True, text=True, timeout=30, env=env,
+        check=False, cwd="/")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _insert_and_wait(sse: Any, port: int, state: str) -> tuple[VpcdBridge, int, dict[str, Any]]:
+    bridge = VpcdBridge(VirtualMynaCard(PERSONA), port=port).start()
+    start = len(sse.events)
+    i, snap = sse.wait(lambda s: s["state"] == state, start=start, timeout=15)
+    return bridge, i, snap
+
+
+def test_presence_is_event_driven_not_polled(pcsc_agent, monkeypatch):
+    svc, _http, sse, pcscd = pcsc_agent
+    counter = StatusCallCounter(monkeypatch)
+    svc.watcher.poke()  # the current wait returns; every later one goes through the counter
+    time.sleep(1.0)
+    idle_calls = counter.calls
+    # A poller at the configured 0.1 s would have asked ~10 times in this second.
+    assert idle_calls <= 3, f"{idle_calls} presence checks while nothing happened"
+    bridge, i, _ = _insert_and_wait(sse, pcscd.port, "awaiting_credential")
+    bridge.remove()
+    sse.wait(lambda s: s["state"] == "idle", start=i, timeout=10)
+    # Insertion and removal each wake the one waiting call (plus the hold's own state change).
+    assert counter.calls - idle_calls <= 12, counter.calls
+
+
+@pytest.mark.parametrize("restart_first", [False, True], ids=["fresh", "after-pcscd-restart"])
+def test_card_is_held_between_sessions(pcsc_agent, restart_first):
+    _svc, http_, sse, pcscd = pcsc_agent
+    if restart_first:
+        pcscd.restart()
+        sse.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER,
+                 start=len(sse.events), timeout=15)
+    bridge, i, snap = _insert_and_wait(sse, pcscd.port, "awaiting_credential")
+    try:
+        status, _ = http_.call("POST", "/v1/cancel", {"session_id": snap["session_id"]})
+        assert status == 200
+        sse.wait(lambda s: s["state"] == "awaiting_removal", start=i, timeout=10)
+        # No session runs now; the card is still in the reader and must stay the agent's.
+        outcome = _intrude(pcscd)
+        assert outcome.startswith("refused"), outcome
+        assert "sharing violation" in outcome.lower(), outcome
+    finally:
+        bridge.remove()
+    sse.wait(lambda s: s["state"] == "idle", start=i, timeout=10)
+
+
+def test_virtual_readers_are_ignored_unless_allowed(pcscd, tmp_path, trust_dir):
+    from agent.service.agent_service import AgentService
+    from card.transports.pcsc import PcscMonitor
+    from tests.support.configs import service_config
+
+    assert VPCD_READER in PcscMonitor(allow_virtual=True).scan()
+    assert PcscMonitor(allow_virtual=False).scan() == {}
+    kiosk = service_config(tmp_path, trust_dir, reader={"locator": "pcsc",
+                                                        "allow_virtual": False})
+    with AgentService(kiosk) as svc:
+        svc.watcher.poke()
+        deadline = time.monotonic() + 5
+        while svc.watcher.polls < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert svc.watcher.readers() == {}
+        assert svc.snapshot()["state"] == "no_reader"
+
+
+def test_virtual_reader_recognised_by_name_or_by_its_driver(tmp_path):
+    from card.transports.pcsc import is_virtual_reader
+
+    assert is_virtual_reader("Virtual PCD 00 00")
+    assert not is_virtual_reader("SONY FeliCa RC-S300/P 00 00", conf_dir=str(tmp_path))
+    # A vpcd renamed in reader.conf.d to look like a real reader is still vpcd.
+    (tmp_path / "vpcd").write_text('FRIENDLYNAME "SONY FeliCa RC-S300/P"\n'
+                                   "LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\n")
+    assert is_virtual_reader("SONY FeliCa RC-S300/P 00 00", conf_dir=str(tmp_path))
