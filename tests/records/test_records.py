@@ -54,7 +54,7 @@ def test_every_flow_makes_a_signed_valid_reverifiable_record(agent_factory, rece
             ("yamada-taro", "number"), ("expired-cert", "sign")]
     for persona, flow in taps:
         agent.tap(persona, flow, credential(persona, flow))
-    got = wait_for(lambda: len(receiver.received()) >= len(taps) and receiver.received(),
+    got = wait_for(lambda: len(receiver.unique()) >= len(taps) and receiver.unique(),
                    what="every record delivered")
     assert len(got) == len(taps)
     for line in got:
@@ -77,7 +77,7 @@ def test_every_flow_makes_a_signed_valid_reverifiable_record(agent_factory, rece
     assert failed["identity_keys"] == [] and "evidence" not in failed
     ids = [r["record_id"] for r in got]
     assert ids == sorted(ids)  # delivered oldest first
-    assert agent.keeper.stats().pending == 0
+    wait_for(lambda: agent.keeper.stats().pending == 0, what="outbox emptied")
 
 
 @pytest.mark.emulator_only
@@ -116,7 +116,7 @@ def test_records_through_pcscd_and_vpcd(agent_factory, receiver, pcscd):
     for flow in ("sign", "face"):
         assert agent.tap("yamada-taro", flow, credential("yamada-taro", flow))[
             "state"] == "result"
-    got = wait_for(lambda: len(receiver.received()) >= 2 and receiver.received(),
+    got = wait_for(lambda: len(receiver.unique()) >= 2 and receiver.unique(),
                    what="both records delivered")
     assert [(r["flow"], r["evidence"], r["schema_errors"]) for r in got] == [
         ("sign", "ok", []), ("face", "ok", [])]

@@ -121,7 +121,19 @@ class Receiver:
         path = self.log.with_name(self.log.name + ".hung")
         return path.read_text().split() if path.exists() else []
 
+    def unique(self) -> list[dict[str, Any]]:
+        """One line per record id (the first), in order of arrival."""
+        seen: dict[str, dict[str, Any]] = {}
+        for line in self.received():
+            seen.setdefault(line.get("record_id"), line)
+        return list(seen.values())
+
     def ids(self) -> list[str]:
+        """Record ids in order of first arrival. Delivery is at least once: a POST that timed
+        out on a loaded machine may arrive twice, always with the same id (``all_ids``)."""
+        return list(dict.fromkeys(self.all_ids()))
+
+    def all_ids(self) -> list[str]:
         return [r.get("record_id") for r in self.received()]
 
 
@@ -129,7 +141,7 @@ def records_sections(state_dir: Path, url: str, ca_file: Path, **records: Any) -
     return {
         "records": {"enabled": True, "kiosk_id": KIOSK_ID, "state_dir": str(state_dir),
                     **records},
-        "handoff": {"url": url, "ca_file": str(ca_file), "timeout": 2.0},
+        "handoff": {"url": url, "ca_file": str(ca_file), "timeout": 3.0},
     }
 
 
