@@ -11,6 +11,7 @@ receiver's 2xx or an explicit ``purge --dead``.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from agent.records.files import load_or_create_secret
 
+logger = logging.getLogger(__name__)
 KEY_BYTES = 32
 NONCE_BYTES = 12
 # Room a commit needs beyond the payload (pages for the index, WAL frames): a tap is refused
@@ -199,6 +201,8 @@ class Outbox:
                 try:
                     jws = self._open(record_id, nonce, payload)
                 except (InvalidTag, ValueError, UnicodeDecodeError):
+                    logger.error("outbox row %s does not decrypt: quarantined, not sent",
+                                 record_id)
                     self._db.execute(
                         "UPDATE outbox SET state = 'quarantined', last_error = ? "
                         "WHERE record_id = ?", ("payload does not decrypt", record_id))

@@ -138,7 +138,9 @@ class Sender:
             return IDLE_POLL_S
         now = time.time()
         if due.next_try > now:
-            return due.next_try - now
+            # Wake at least every IDLE_POLL_S: `myna records retry` (another process) may
+            # have made the row due now.
+            return min(due.next_try - now, IDLE_POLL_S)
         outcome = self._post(due.record_id, due.jws)
         if outcome == "ok":
             self.outbox.delivered(due.record_id)
