@@ -158,7 +158,7 @@ KIOSK_STOP_S = 5.0
 
 
 class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: stop like Ctrl-C, through every ``finally``."""
+    """Ctrl-C, SIGTERM or SIGHUP: stop through every ``finally``."""
 
 
 class PortTakenError(RuntimeError):
@@ -183,29 +183,27 @@ def check_port_free(host: str, port: int) -> None:
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into ``Stopped`` for the ``with`` block (main thread only).
+    """Turn SIGINT, SIGTERM and SIGHUP into ``Stopped`` for the ``with`` block (main thread only).
 
-    After the first signal further ones are ignored, so a second SIGTERM cannot cut the cleanup
-    that stops the child process short.
+    After the first one all three are ignored, so a second signal cannot cut short the cleanup
+    that stops the child process.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signals = (signal.SIGTERM, signal.SIGHUP)
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def handler(signum: int, _frame: object) -> None:
-        for s in (*signals, signal.SIGINT):
+        for s in signals:
             signal.signal(s, signal.SIG_IGN)
         raise Stopped(signal.Signals(signum).name)
 
     previous = {s: signal.signal(s, handler) for s in signals}
-    previous_int = signal.getsignal(signal.SIGINT)
     try:
         yield
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
-        signal.signal(signal.SIGINT, previous_int)
 
 
 class KioskProcess:
