@@ -39,14 +39,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from tests.support import pcscd as pcscd_support
 
-# Hypothesis' per-example deadline measures wall time, which parallel workers on a two-core
-# machine stretch at will: properties check outcomes here, speed lives in bench/.
-settings.register_profile("myna", deadline=None)
-settings.load_profile("myna")
+# Parallel runs (scripts/test.sh) share two cores among several workers: a property test's
+# wall-clock deadline would measure the neighbours, not the code. Tests that need a deadline
+# still set one in their own @settings.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 PCSCD_AVAILABLE = pcscd_support.pcscd_available()
 _WORKDIR = pcscd_support.make_workdir() if PCSCD_AVAILABLE else None
@@ -62,6 +63,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--card", action="store", default=None, metavar="LOCATOR",
         help="run card tests against this reader (e.g. pcsc:RC-S300) instead of the emulator",
     )
+
+
+# Tests that must not share the machine with other tests: they kill and restart pcscd, bound
+# whole-process resources (threads, fds, RSS) or assert sub-second wall-clock limits. They get
+# the ``serial`` mark; scripts/test.sh runs everything else on parallel workers first, then
+# these in one process, one at a time.
+SERIAL_FILES = (
+    "tests/hardening/test_soak.py",  # threads / fds / RSS bounds over hundreds of taps
+    "tests/hardening/test_fault_matrix_pcsc.py",  # SIGKILLs pcscd at every step
+    "tests/agent/test_faults_pcsc.py",  # kills and restarts pcscd
+    "tests/nfc/test_nfc_link.py",  # sub-second wall-clock bounds on link errors
+    "tests/nfc/test_nfc_card.py",  # wall-clock bounds on removal
+    "tests/emulator/test_faults.py",  # "does not sleep": < 20 ms
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "serial: must run alone (tests/conftest.py SERIAL_FILES)")
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if item.nodeid.split("::", 1)[0] in SERIAL_FILES:
+        item.add_marker(pytest.mark.serial)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -4,7 +4,11 @@ Starts the agent (``AgentService``) on an in-process ``EmulatedReader`` with the
 test trust exported into a private temporary directory (test roots, test CRL, CVC issuer
 keys), then the kiosk UI as a *separate process* (``python -m kiosk_ui --demo``) so the UI
 never shares memory with the agent. The kiosk server also serves the demo panel at
-``/demo``, which relays to the agent's ``/v1/demo/*`` endpoints. Ctrl-C stops both.
+``/demo``, which relays to the agent's ``/v1/demo/*`` endpoints.
+
+Ctrl-C, SIGTERM or SIGHUP (a supervisor, a closed terminal) stop both: the kiosk child runs in
+its own session, so only this process stops it, and always does before exiting. The port is
+checked before anything starts, and "ready" is printed only after the child has bound it.
 This module is CLI wiring, so it may import ``card.emulator`` (docs/architecture.md, Rules).
 """
 
@@ -14,9 +18,12 @@ import contextlib
 import http.client
 import logging
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,7 +148,7 @@ def wait_for_http(
     port: int,
     path: str = "/",
     timeout_s: float = 20.0,
-    proc: subprocess.Popen[bytes] | None = None,
+    proc: subprocess.Popen[Any] | None = None,
 ) -> float:
     """Poll until ``GET path`` answers 200; return the seconds it took."""
     start = time.monotonic()
@@ -160,11 +167,116 @@ def wait_for_http(
     raise TimeoutError(f"nothing served on {host}:{port}")
 
 
+KIOSK_ANNOUNCE = "kiosk UI on http://"  # the line python -m kiosk_ui prints once it is bound
+KIOSK_STOP_S = 5.0
+
+
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP: stop through every ``finally``."""
+
+
+class PortTakenError(RuntimeError):
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on {host}:{port} (port {port}): {reason}")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind ``host:port`` once, as the kiosk server will, so a taken port fails before we start.
+
+    :raises PortTakenError: naming the port.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # Same option as the server: a port in TIME_WAIT is free for it, and so for us.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise PortTakenError(host, port, e.strerror or str(e)) from e
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP into ``Stopped`` for the ``with`` block (main thread only).
+
+    After the first one all three are ignored, so a second signal cannot cut short the cleanup
+    that stops the child process.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def handler(signum: int, _frame: object) -> None:
+        for s in signals:
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+class KioskProcess:
+    """The kiosk UI server as a child process that cannot outlive us.
+
+    It runs in its own session (a terminal's Ctrl-C or hang-up reaches only us; we stop it).
+    Its stderr is forwarded line by line; the announce line tells us it has bound its port.
+    """
+
+    def __init__(self, cmd: list[str]) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            cmd, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True
+        )
+        self.bound = threading.Event()
+        self._forwarder = threading.Thread(target=self._forward, name="kiosk-stderr", daemon=True)
+        self._forwarder.start()
+
+    def _forward(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if line.startswith(KIOSK_ANNOUNCE):
+                self.bound.set()
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+    def wait_bound(self, timeout_s: float) -> None:
+        """Return once the child announced its port.
+
+        :raises RuntimeError: the child exited first (e.g. could not bind).
+        :raises TimeoutError: it neither bound nor exited in time.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not self.bound.wait(0.05):
+            if self.proc.poll() is not None:
+                self._forwarder.join(1.0)  # let its last words (the bind error) reach stderr
+                raise RuntimeError(f"kiosk UI process exited with status {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("kiosk UI did not start in time")
+
+    def wait(self) -> int:
+        return self.proc.wait()
+
+    def stop(self) -> None:
+        """Stop the child (SIGTERM, then SIGKILL after 5 s) and reap it."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(KIOSK_STOP_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._forwarder.join(1.0)
+
+
 def run_demo(
     host: str = "127.0.0.1", port: int = 8080, persona: str = "yamada-taro", out: Any = None,
     receiver: bool = False,
 ) -> int:
-    """Run agent + kiosk UI until Ctrl-C; the only place that prints is the CLI's ``out``."""
+    """Run agent + kiosk UI until Ctrl-C or SIGTERM; only the CLI's ``out`` is printed to."""
     from card.emulator import PERSONAS
 
     out = out or sys.stdout
@@ -172,6 +284,21 @@ def run_demo(
         print(f"myna demo: unknown persona {persona!r}", file=sys.stderr)
         return 2
     started = time.monotonic()
+    try:
+        with stop_on_signals():
+            check_port_free(host, port)
+            return _run_demo(host, port, persona, out, started, receiver)
+    except KeyboardInterrupt:  # Ctrl-C, or Stopped (SIGTERM/SIGHUP)
+        return 0
+    except PortTakenError as e:
+        print(f"myna demo: {e}", file=sys.stderr)
+        return 1
+
+
+def _run_demo(host: str, port: int, persona: str, out: Any, started: float,
+              receiver: bool) -> int:
+    from card.emulator import PERSONAS
+
     with tempfile.TemporaryDirectory(prefix="myna-demo-") as tmp:
         workdir = Path(tmp)
         os.chmod(workdir, 0o700)
@@ -190,9 +317,10 @@ def run_demo(
                       f"--config {rx.config_file})", file=out)
             agent = stack.enter_context(demo_agent(workdir, extra_sections=extra))
             cmd = kiosk_command(agent.url, agent.config.token_path, host, port, True, persona)
-            proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
+            kiosk = KioskProcess(cmd)
             try:
-                wait_for_http(host, port, "/", proc=proc)
+                kiosk.wait_bound(20.0)
+                wait_for_http(host, port, "/", proc=kiosk.proc)
                 elapsed = time.monotonic() - started
                 p = PERSONAS[persona]
                 print(f"myna demo: kiosk screen  http://{host}:{port}/", file=out)
@@ -205,20 +333,13 @@ def run_demo(
                 )
                 print(f"           staff sign-in {DEMO_STAFF_ID} / {DEMO_STAFF_PASSWORD} "
                       "(demo data)", file=out)
+                print(f"           agent API     {agent.url}", file=out)
                 print(f"           ready in {elapsed:.2f} s; Ctrl-C stops everything", file=out)
                 out.flush()
-                proc.wait()
+                kiosk.wait()
                 return 1  # the UI process ended on its own
-            except KeyboardInterrupt:
-                return 0
             except (RuntimeError, TimeoutError) as e:
-                print(f"myna demo: {e}", file=sys.stderr)
+                print(f"myna demo: {e} (port {port})", file=sys.stderr)
                 return 1
             finally:
-                if proc.poll() is None:
-                    proc.terminate()
-                    try:
-                        proc.wait(5)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                kiosk.stop()

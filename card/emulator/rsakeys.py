@@ -2,10 +2,13 @@
 
 A key is a pure function of a seed string: primes come from a SHA-256 counter DRBG, a small
 prime sieve and Miller–Rabin with DRBG-chosen bases, and the key is assembled with
-``rsa.RSAPrivateNumbers``. Pure-Python prime search costs a fraction of a second per key, so
-primes are cached in memory and on disk (``$XDG_CACHE_HOME/myna-kiosk/rsa`` or
-``~/.cache/myna-kiosk/rsa``), keyed by the seed's hash. A corrupt cache entry is ignored and
-recomputed, never trusted blindly: the primes are re-checked before use.
+``rsa.RSAPrivateNumbers``. Pure-Python prime search costs about half a second per key (a
+minute for the whole test PKI), so the primes of every seed the emulator uses ship with the
+package (``data/test_keys.json``, written by ``scripts/build-test-keys.py`` with this very
+derivation: fictional test keys, nothing secret) and a cold start derives nothing. Other seeds
+are derived and cached in memory and on disk (``$XDG_CACHE_HOME/myna-kiosk/rsa`` or
+``~/.cache/myna-kiosk/rsa``), keyed by the seed's hash. A corrupt bundle or cache entry is
+ignored and recomputed, never trusted blindly: the primes are re-checked before use.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,16 +89,24 @@ def _find_prime(drbg: _Drbg, bits: int) -> int:
                 return cand
 
 
+DERIVATION = "myna-kiosk test rsa v1"
+BUNDLE = Path(__file__).with_name("data") / "test_keys.json"
+
+
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "myna-kiosk" / "rsa"
 
 
-def _primes_from_disk(path: Path, bits: int) -> tuple[int, int] | None:
+def _entry_key(seed: str, bits: int) -> str:
+    return hashlib.sha256(f"{bits}:{seed}".encode()).hexdigest()
+
+
+def _checked(raw: object, bits: int) -> tuple[int, int] | None:
+    """``(p, q)`` from a stored ``{"p": hex, "q": hex}`` if they look right, else None."""
     try:
-        raw = json.loads(path.read_text())
-        p, q = int(raw["p"], 16), int(raw["q"], 16)
-    except (OSError, ValueError, KeyError, TypeError):
+        p, q = int(raw["p"], 16), int(raw["q"], 16)  # type: ignore[index]
+    except (ValueError, KeyError, TypeError):
         return None
     drbg = _Drbg(b"cache-check")
     if p.bit_length() != bits // 2 or q.bit_length() != bits // 2 or p == q:
@@ -104,17 +116,46 @@ def _primes_from_disk(path: Path, bits: int) -> tuple[int, int] | None:
     return p, q
 
 
-def _primes(seed: str, bits: int) -> tuple[int, int]:
-    key = hashlib.sha256(f"{bits}:{seed}".encode()).hexdigest()
-    path = _cache_dir() / f"{key}.json"
-    cached = _primes_from_disk(path, bits)
-    if cached is not None:
-        return cached
-    drbg = _Drbg(f"myna-kiosk test rsa v1|{bits}|{seed}".encode())
+def _primes_from_disk(path: Path, bits: int) -> tuple[int, int] | None:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return _checked(raw, bits)
+
+
+@lru_cache(maxsize=1)
+def _bundle() -> dict[str, object]:
+    try:
+        raw = json.loads(BUNDLE.read_text())
+    except (OSError, ValueError):
+        logger.debug("no usable test key bundle at %s", BUNDLE)
+        return {}
+    if not isinstance(raw, dict) or raw.get("derivation") != DERIVATION:
+        return {}  # primes of another derivation would give other keys: derive instead
+    keys = raw.get("keys")
+    return keys if isinstance(keys, dict) else {}
+
+
+def _derive(seed: str, bits: int) -> tuple[int, int]:
+    drbg = _Drbg(f"{DERIVATION}|{bits}|{seed}".encode())
     p = _find_prime(drbg, bits // 2)
     q = _find_prime(drbg, bits // 2)
     while q == p:
         q = _find_prime(drbg, bits // 2)
+    return p, q
+
+
+def _primes(seed: str, bits: int) -> tuple[int, int]:
+    key = _entry_key(seed, bits)
+    bundled = _checked(_bundle().get(key), bits)
+    if bundled is not None:
+        return bundled
+    path = _cache_dir() / f"{key}.json"
+    cached = _primes_from_disk(path, bits)
+    if cached is not None:
+        return cached
+    p, q = _derive(seed, bits)
     try:
         # Private keys, even test ones: only the owner may list or read them.
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -127,6 +168,19 @@ def _primes(seed: str, bits: int) -> tuple[int, int]:
     except OSError as e:  # a read-only home must not break the emulator
         logger.debug("cannot write RSA cache: %s", e)
     return p, q
+
+
+def write_bundle(seeds: Iterable[tuple[str, int]], path: Path = BUNDLE) -> int:
+    """Write the primes of ``seeds`` (``(seed, bits)`` pairs) as the shipped bundle; return how
+    many. Each is derived afresh (never copied from a cache), so the bundle is the derivation."""
+    keys = {}
+    for seed, bits in sorted(set(seeds)):
+        p, q = _derive(seed, bits)
+        keys[_entry_key(seed, bits)] = {"seed": seed, "bits": bits, "p": f"{p:x}", "q": f"{q:x}"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"derivation": DERIVATION, "keys": keys}, indent=0) + "\n")
+    _bundle.cache_clear()
+    return len(keys)
 
 
 @lru_cache(maxsize=256)

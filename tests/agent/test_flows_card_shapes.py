@@ -100,3 +100,14 @@ def test_myna_verify_number_and_face_through_pcscd(card_reader, trust_dir, capsy
     verdict = json.loads(capsys.readouterr().out)
     assert ("ok" if verdict["ok"] else verdict["error"]["code"]) == p.outcome(flow)
     assert rc == (0 if p.outcome(flow) == "ok" else 1)
+
+
+def test_myna_emulator_cert_filler_flag_reaches_the_card():
+    from agent.cli import build_parser
+    from agent.cli.commands.emulator_cmd import _make_card
+
+    for argv, filler in ((["emulator"], False), (["emulator", "--cert-filler"], True)):
+        card = _make_card(build_parser().parse_args(argv))
+        auth_cert = card.image.applications[AID.JPKI.value].files[JpkiEF.AUTH_CERT].data
+        der_length = 4 + int.from_bytes(auth_cert[2:4], "big")  # 30 82 HH LL
+        assert (len(auth_cert) > der_length) is filler

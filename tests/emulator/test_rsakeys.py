@@ -4,6 +4,7 @@ the raw PKCS#1 v1.5 signer equals the library's for a DigestInfo (reference §7.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 from pathlib import Path
@@ -56,3 +57,55 @@ def test_raw_pkcs1_matches_library() -> None:
     assert rsakeys.pkcs1_sign_raw(key, di) == key.sign(msg, padding.PKCS1v15(), hashes.SHA256())
     with pytest.raises(ValueError):
         rsakeys.pkcs1_sign_raw(key, b"\x00" * 118)  # > k - 11 for a 1024-bit key
+
+
+def _clear_key_caches() -> None:
+    from card.emulator import pki
+    from card.emulator.cardimage import build_card_image
+
+    for cached in (rsakeys.deterministic_rsa_key, rsakeys._bundle, build_card_image,
+                   pki.root_certificate, pki.test_crl):
+        cached.cache_clear()
+
+
+def test_cold_start_derives_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every key of every persona and of the test trust ships in the bundle: with an empty key
+    cache nothing is derived (a new persona or key role needs scripts/build-test-keys.py)."""
+    from card.emulator import PERSONAS, export_trust
+    from card.emulator.cardimage import build_card_image
+
+    def no_derivation(seed: str, bits: int) -> tuple[int, int]:
+        raise AssertionError(f"key {seed!r} ({bits} bits) is not in {rsakeys.BUNDLE.name}")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
+    monkeypatch.setattr(rsakeys, "_derive", no_derivation)
+    _clear_key_caches()
+    try:
+        for name in PERSONAS:
+            build_card_image(name)
+        export_trust(tmp_path / "trust")
+    finally:
+        _clear_key_caches()
+    assert not (tmp_path / "empty").exists()  # and nothing written to the cache either
+
+
+def test_bundle_holds_exactly_the_derivation() -> None:
+    bundle = rsakeys._bundle()
+    entry = bundle[min(bundle)]
+    assert isinstance(entry, dict)
+    p, q = rsakeys._derive(entry["seed"], entry["bits"])
+    assert (f"{p:x}", f"{q:x}") == (entry["p"], entry["q"])
+
+
+def test_corrupt_bundle_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _fresh("unit-test", tmp_path / "a", monkeypatch)
+    key = rsakeys._entry_key("unit-test", 512)
+    bad_primes = {"derivation": rsakeys.DERIVATION, "keys": {key: {"p": "4", "q": "zz"}}}
+    for content in ("not json", '{"derivation": "other", "keys": {}}', json.dumps(bad_primes)):
+        bundle = tmp_path / "bundle.json"
+        bundle.write_text(content)
+        monkeypatch.setattr(rsakeys, "BUNDLE", bundle)
+        rsakeys._bundle.cache_clear()
+        assert _fresh("unit-test", tmp_path / "b", monkeypatch) == expected
+    rsakeys._bundle.cache_clear()
+    rsakeys.deterministic_rsa_key.cache_clear()

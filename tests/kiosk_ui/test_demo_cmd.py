@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import signal
 import socket
 import subprocess
@@ -73,3 +74,147 @@ def test_myna_demo_serves_and_stops_on_ctrl_c() -> None:
     time.sleep(0.2)
     with pytest.raises(OSError):
         _get(port, "/")  # the kiosk process is gone too
+
+
+def _children(pid: int) -> list[int]:
+    """Pids whose parent is ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _start(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 - our own console script
+        [str(MYNA), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _lines_until_ready(proc: subprocess.Popen[str], timeout_s: float = 60) -> list[str]:
+    """stdout lines up to the "ready" line; fewer if the process ends or the time is up."""
+    import select
+
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()  # raw reads: nothing is left in a text buffer select cannot see
+    raw = b""
+    deadline = time.monotonic() + timeout_s
+    while b"ready" not in raw and time.monotonic() < deadline:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        raw += chunk
+    return raw.decode().splitlines(keepends=True)
+
+
+def _stop_with_sigterm(
+    proc: subprocess.Popen[str], children: list[int]
+) -> tuple[int, str, list[int]]:
+    """SIGTERM ``proc``; return its status, stderr and the ``children`` still alive after it
+    exited (those are killed here, so a failing test leaves no orphan behind)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    survivors = [pid for pid in children if _alive(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    _out, err = proc.communicate(timeout=20)
+    return rc, err, survivors
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MYNA.exists(), reason="console script not installed")
+def test_sigterm_to_myna_demo_stops_the_tree_and_frees_both_ports() -> None:
+    port = _free_port()
+    for _run in range(2):  # the second run needs the port the first one held
+        proc = _start(["demo", "--port", str(port)])
+        try:
+            lines = _lines_until_ready(proc)
+            assert lines and "ready" in lines[-1], lines
+            agent_port = int(next(ln for ln in lines if "agent API" in ln).rsplit(":", 1)[1])
+        finally:
+            kiosk_pids = _children(proc.pid)
+            rc, err, survivors = _stop_with_sigterm(proc, kiosk_pids)
+        assert kiosk_pids and not survivors
+        assert rc == 0, err
+        assert "Traceback" not in err
+        assert _port_free(port) and _port_free(agent_port)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MYNA.exists(), reason="console script not installed")
+def test_sigterm_to_myna_kiosk_stops_the_server_and_frees_its_port(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = _start(["kiosk", "--port", str(port), "--agent-url", "http://127.0.0.1:9",
+                   "--token-file", str(tmp_path / "none.token")])
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # bounded: the kiosk server answers within seconds or the test fails
+            try:
+                if _get(port, "/")[0] == 200:
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        kiosk_pids = _children(proc.pid)
+        rc, err, survivors = _stop_with_sigterm(proc, kiosk_pids)
+    assert kiosk_pids and not survivors
+    assert rc == 0, err
+    assert _port_free(port)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MYNA.exists(), reason="console script not installed")
+def test_myna_demo_on_a_taken_port_fails_naming_it_and_never_says_ready() -> None:
+    import http.server
+    import threading
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    squatter = http.server.HTTPServer(("127.0.0.1", 0), Ok)  # answers 200 like a kiosk would
+    port = squatter.server_port
+    thread = threading.Thread(target=squatter.serve_forever, daemon=True)
+    thread.start()
+    try:
+        proc = _start(["demo", "--port", str(port)])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        squatter.shutdown()
+        squatter.server_close()
+    assert proc.returncode != 0
+    assert "ready" not in out and str(port) in err
+    assert "Traceback" not in err

@@ -1,7 +1,8 @@
 """``myna kiosk`` and ``myna demo``: the kiosk UI server, alone or with a demo agent.
 
 ``myna kiosk`` runs the kiosk UI (``python -m kiosk_ui``) in its own process against an agent
-that is already running. ``myna demo`` starts an agent on the in-process emulator and the
+that is already running; stopping ``myna kiosk`` (Ctrl-C, SIGTERM, SIGHUP) stops that process.
+``myna demo`` starts an agent on the in-process emulator and the
 kiosk UI (see ``agent.cli.demo``). The UI process never shares memory with the agent (design §3).
 """
 
@@ -29,18 +30,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
-    from agent.cli.demo import kiosk_command
+    from agent.cli.demo import (
+        KioskProcess,
+        PortTakenError,
+        check_port_free,
+        kiosk_command,
+        stop_on_signals,
+    )
 
     cmd = kiosk_command(args.agent_url, args.token_file, args.host, args.port, demo=False)
-    import subprocess
-
-    proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(5)
+        with stop_on_signals():
+            check_port_free(args.host, args.port)
+            kiosk = KioskProcess(cmd)
+            try:
+                return kiosk.wait()
+            finally:
+                kiosk.stop()
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the child is stopped above
         return 0
+    except PortTakenError as e:
+        print(f"myna kiosk: {e}", file=sys.stderr)
+        return 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
