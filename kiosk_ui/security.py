@@ -3,10 +3,16 @@
 - ``Cache-Control: no-store`` and a strict CSP on every response: scripts and styles only
   from this server, no inline script, images from this server or ``data:`` (the converted
   face photo), connections only back to this server; no framing.
+- Host and Origin: every request must name this server by one of its loopback names and its
+  own port (``127.0.0.1:<port>``, ``localhost:<port>``, ``[::1]:<port>``), so a page reached
+  through DNS rebinding (a foreign name resolving to 127.0.0.1) is refused before any route
+  runs. A request a browser marks as cross-site (``Sec-Fetch-Site``) or whose ``Origin`` is
+  not this server is refused on every route; a state-changing request must carry a matching
+  ``Origin`` (browsers always send one on POST).
 - CSRF: a random token bound to the Flask session (a signed cookie holding only that token,
-  HttpOnly, SameSite=Strict); every POST must echo it in ``X-CSRF-Token``. A same-origin
-  check on ``Origin`` adds a second line. The secret key is per process, so a tab opened
-  before a restart gets a clear "reload" message instead of a silent failure.
+  HttpOnly, SameSite=Strict); every POST must echo it in ``X-CSRF-Token``. The secret key is
+  per process, so a tab opened before a restart gets a clear "reload" message instead of a
+  silent failure.
 """
 
 from __future__ import annotations
@@ -31,12 +37,42 @@ def csrf_token() -> str:
     return tok
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def own_hosts(port: str) -> frozenset[str]:
+    """The ``Host`` values that name this server: a loopback name and the port it listens on."""
+    names = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+    if port == "80":  # browsers leave the default port out of Host and Origin
+        names.update(LOOPBACK_NAMES)
+    return frozenset(names)
+
+
+def foreign_request() -> str | None:
+    """Why this request does not come from this server's own page, or ``None``."""
+    host = request.headers.get("Host", "").lower()
+    if host not in own_hosts(str(request.environ.get("SERVER_PORT", ""))):
+        return "host"
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return "cross-site"
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return None if request.method in SAFE_METHODS else "origin"
+    return None if origin.lower() == "http://" + host else "origin"
+
+
+def _check_host_and_origin() -> Response | None:
+    why = foreign_request()
+    if why is None:
+        return None
+    body = '{"ok": false, "code": "FOREIGN_ORIGIN", "message_key": null, "params": {}}'
+    return Response(body, status=421 if why == "host" else 403, mimetype="application/json")
+
+
 def _check_csrf() -> None:
     if request.method != "POST":
         return
-    origin = request.headers.get("Origin")
-    if origin is not None and origin != request.host_url.rstrip("/"):
-        abort(403)
     sent = request.headers.get("X-CSRF-Token", "")
     tok = session.get("csrf")
     if not isinstance(tok, str) or not hmac.compare_digest(sent.encode(), tok.encode()):
@@ -56,6 +92,7 @@ def _headers(resp: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_check_host_and_origin)
     app.before_request(_check_csrf)
     app.after_request(_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

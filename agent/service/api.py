@@ -1,6 +1,8 @@
 """The agent's local JSON API and live events for the kiosk UI (issue 4 §3, docs/architecture.md).
 
-``create_api(service)`` is the one place the Flask app is built. Every request needs
+``create_api(service)`` is the one place the Flask app is built. Every request must name the
+agent by a loopback name and its own port in ``Host`` (a DNS-rebound name is refused), must not
+come from a browser page of another origin (``Origin``, ``Sec-Fetch-Site``), and needs
 ``Authorization: Bearer <token>`` (constant-time comparison); bodies are at most 4 KiB (413),
 must be a JSON object (400) with only the documented fields (400). Refused requests change
 nothing. ``/v1/events`` streams snapshots as Server-Sent Events: the first event is the current
@@ -27,6 +29,7 @@ from agent.service.session import BusyError, FlowNotEnabledError, SessionControl
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 4096
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_FIELD = 128
 KEEPALIVE_S = 15.0
 
@@ -57,6 +60,26 @@ def _json(body: Any, status: int = 200) -> Response:
 
 def _error(status: int, code: str, message: str) -> Response:
     return _json({"error": {"code": code, "message": message}}, status)
+
+
+def _foreign_request() -> bool:
+    """True unless the request names this agent (loopback name, own port) and no other origin.
+
+    The agent's only client is the kiosk server, which sends no ``Origin``; a browser's
+    request always carries one, or at least ``Sec-Fetch-Site``, so either must say it is this
+    very origin.
+    """
+    host = request.headers.get("Host", "").lower()
+    port = str(request.environ.get("SERVER_PORT", ""))
+    names = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+    if port == "80":  # HTTP clients leave the default port out of Host
+        names.update(LOOPBACK_NAMES)
+    if host not in names:
+        return True
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != "http://" + host:
+        return True
+    return request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin"
 
 
 def _body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...]) -> dict[str, Any]:
@@ -113,6 +136,8 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
 
     @app.before_request
     def authenticate() -> Response | None:
+        if _foreign_request():
+            return _error(403, "FOREIGN_ORIGIN", "not this agent's host or origin")
         given = request.headers.get("Authorization", "").encode("utf-8", "replace")
         if not hmac.compare_digest(given, expected):
             return _error(401, "UNAUTHORIZED", "missing or wrong token")

@@ -189,7 +189,8 @@ def test_kiosk_posts_need_the_csrf_token(kiosk: int) -> None:
                                 {"Content-Type": "application/json", **headers})
             assert status == 403, (path, headers.keys(), status)
     status, _ = request(kiosk, "POST", "/api/flow", body, {
-        "Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": token})
+        "Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": token,
+        "Origin": f"http://127.0.0.1:{kiosk}"})
     assert status != 403
 
 
@@ -197,7 +198,8 @@ def test_kiosk_refuses_oversized_bodies(kiosk: int) -> None:
     cookie, token = kiosk_session(kiosk)
     body = b'{"flow": "' + b"a" * (64 * 1024) + b'"}'
     status, _ = request(kiosk, "POST", "/api/flow", body, {
-        "Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": token})
+        "Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": token,
+        "Origin": f"http://127.0.0.1:{kiosk}"})
     assert status == 413
 
 

@@ -28,4 +28,6 @@ def app(fake_agent: FakeAgent) -> Flask:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    c = app.test_client()
+    c.environ_base["HTTP_ORIGIN"] = "http://localhost"  # what the kiosk page's own fetch sends
+    return c
