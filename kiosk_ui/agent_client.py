@@ -279,12 +279,17 @@ class AgentClient:
     def events(self, read_timeout_s: float = 40.0) -> Iterator[Snapshot | None]:
         """Yield snapshots from ``GET /v1/events``; ``None`` for each keepalive comment.
 
-        The agent sends a keepalive every 15 s, so a read timeout longer than that means the
+        The agent sends a keepalive every 5 s, so a read timeout well beyond that means the
         agent is gone: ``AgentUnavailableError``.
         """
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
         try:
             try:
+                conn.connect()
+                # The short timeout is for connecting only. Set the read timeout on the socket
+                # now: once the agent's answer says "Connection: close", http.client hands the
+                # socket to the response and ``conn.sock`` is None, so it can't be set later.
+                conn.sock.settimeout(read_timeout_s)
                 conn.request(
                     "GET",
                     self.prefix + "/v1/events",
@@ -297,8 +302,6 @@ class AgentClient:
                 if resp.status == 401:
                     self._token_mtime = None
                 raise AgentUnavailableError("agent refused the event stream")
-            if conn.sock is not None:
-                conn.sock.settimeout(read_timeout_s)
             data_lines: list[bytes] = []
             size = 0
             while True:

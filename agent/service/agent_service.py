@@ -21,7 +21,7 @@ from typing import Any, Self
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from agent.service.api import DemoControl, create_api
+from agent.service.api import KEEPALIVE_S, DemoControl, create_api
 from agent.service.audit import AuditLog, load_or_create_key
 from agent.service.config import AgentConfig
 from agent.service.events import EventHub
@@ -135,7 +135,7 @@ class AgentService:
         demo_reader: Reader | None = None,
         backend: FlowBackend | None = None,
         reader_source: ReaderSource | None = None,
-        keepalive_s: float = 15.0,
+        keepalive_s: float = KEEPALIVE_S,
         hub: EventHub | None = None,
     ) -> None:
         self.config = config

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 4096
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_FIELD = 128
-KEEPALIVE_S = 15.0
+KEEPALIVE_S = 5.0  # well inside any relay's or proxy's read timeout
 
 
 class DemoControl(Protocol):
