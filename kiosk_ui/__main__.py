@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--token-file", default="~/.local/state/myna/agent.token")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument(
+        "--pairing-file",
+        default=None,
+        help="file the browser launcher writes each launch's one-time pairing secret to",
+    )
     p.add_argument("--demo", action="store_true", help="serve the demo panel at /demo")
     p.add_argument("--demo-persona", default="yamada-taro", help="persona preselected on /demo")
     args = p.parse_args(argv)
@@ -39,12 +44,18 @@ def main(argv: list[str] | None = None) -> int:
             "AGENT_TOKEN_FILE": args.token_file,
             "DEMO": args.demo,
             "DEMO_PERSONA": args.demo_persona,
+            **({"PAIRING_FILE": args.pairing_file} if args.pairing_file else {}),
         }
     )
     server = make_server(args.host, args.port, app, threaded=True)
     # The one line a launcher (myna demo, systemd's journal) reads to learn the URL: stderr,
     # not a WARNING log record, which would look like a problem to a person reading it.
-    print(f"kiosk UI on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
+    url = f"http://{args.host}:{server.server_port}"
+    print(f"kiosk UI on {url}", file=sys.stderr, flush=True)
+    made_up = app.config["PAIRING_SECRET_MADE_UP"]
+    if made_up:
+        # No launcher handed a secret: the person who started this server pairs a browser.
+        print(f"pair a browser: {url}/pair?s={made_up}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

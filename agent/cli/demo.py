@@ -14,6 +14,7 @@ import contextlib
 import http.client
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -129,7 +130,8 @@ def wait_for_http(
     timeout_s: float = 20.0,
     proc: subprocess.Popen[bytes] | None = None,
 ) -> float:
-    """Poll until ``GET path`` answers 200; return the seconds it took."""
+    """Poll until ``GET path`` answers (any HTTP status: an unpaired request is refused, but
+    the server is up); return the seconds it took."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
         if proc is not None and proc.poll() is not None:
@@ -137,8 +139,8 @@ def wait_for_http(
         conn = http.client.HTTPConnection(host, port, timeout=1.0)
         try:
             conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return time.monotonic() - start
+            conn.getresponse()
+            return time.monotonic() - start
         except OSError:
             time.sleep(0.05)
         finally:
@@ -162,12 +164,20 @@ def run_demo(
         os.chmod(workdir, 0o700)
         with demo_agent(workdir) as agent:
             cmd = kiosk_command(agent.url, agent.config.token_path, host, port, True, persona)
-            proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
+            # The one-time pairing secret goes to the kiosk process in its environment (only
+            # this user can read it there) and to the person in the printed URL.
+            pairing_secret = secrets.token_urlsafe(32)
+            env = {**os.environ, "MYNA_KIOSK_PAIRING_SECRET": pairing_secret}
+            proc = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter and module
             try:
                 wait_for_http(host, port, "/", proc=proc)
                 elapsed = time.monotonic() - started
                 p = PERSONAS[persona]
-                print(f"myna demo: kiosk screen  http://{host}:{port}/", file=out)
+                print(
+                    f"myna demo: kiosk screen  http://{host}:{port}/pair?s={pairing_secret}",
+                    file=out,
+                )
+                print("           (opening it pairs that browser; it works once)", file=out)
                 print(f"           staff screen  http://{host}:{port}/staff", file=out)
                 print(f"           demo panel    http://{host}:{port}/demo/", file=out)
                 print(

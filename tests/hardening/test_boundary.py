@@ -8,6 +8,7 @@ both servers is taken from their URL maps, so a route added later is covered too
 from __future__ import annotations
 
 import http.client
+import os
 import subprocess
 import sys
 import time
@@ -71,10 +72,28 @@ def routes(app: Flask) -> list[tuple[str, str]]:
 class Kiosk:
     port: int
     proc: subprocess.Popen[str]
+    pair_path: str | None  # /pair?s=... when the server made its own secret up
+    cookie: str = ""  # the paired browser's cookie, once ``pair`` ran
 
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def pair(self, path: str | None = None) -> Answer:
+        """Open a pairing URL as the launcher's browser does; keep the cookie it gives."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", path or self.pair_path or "/pair")
+            resp = conn.getresponse()
+            answer = Answer(resp.status, resp.read())
+            if resp.status == 303:
+                self.cookie = resp.getheader("Set-Cookie", "").split(";", 1)[0]
+            return answer
+        finally:
+            conn.close()
+
+    def paired(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"Cookie": self.cookie, "Origin": self.origin, **(extra or {})}
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +123,11 @@ def start_kiosk(svc: AgentService, *extra: str) -> Kiosk:
         line = proc.stderr.readline()
         if not line and proc.poll() is not None:
             raise RuntimeError("kiosk process exited")
-    return Kiosk(int(line.rsplit(":", 1)[1]), proc)
+    port = int(line.rsplit(":", 1)[1])
+    pair_path = None
+    if "--pairing-file" not in extra:
+        pair_path = proc.stderr.readline().strip().split(f":{port}", 1)[1]
+    return Kiosk(port, proc, pair_path)
 
 
 def stop_kiosk(k: Kiosk) -> None:
@@ -119,6 +142,7 @@ def stop_kiosk(k: Kiosk) -> None:
 @pytest.fixture(scope="module")
 def kiosk(agent: AgentService) -> Iterator[Kiosk]:
     k = start_kiosk(agent)
+    assert k.pair().status == 303
     yield k
     stop_kiosk(k)
 
@@ -143,7 +167,7 @@ def _json_post_headers(extra: dict[str, str]) -> dict[str, str]:
 def test_kiosk_refuses_a_foreign_host_on_every_route(kiosk: Kiosk, template: str) -> None:
     host = template.format(port=kiosk.port, other=kiosk.port + 1)
     for method, path in kiosk_routes():
-        headers = {"Host": host}
+        headers = {"Host": host, "Cookie": kiosk.cookie}
         body = b"{}" if method == "POST" else None
         if method == "POST":
             headers = _json_post_headers({**headers, "Origin": f"http://{host}"})
@@ -160,6 +184,7 @@ def test_kiosk_refuses_a_foreign_host_on_every_route(kiosk: Kiosk, template: str
 def test_kiosk_refuses_a_foreign_origin_on_every_route(kiosk: Kiosk,
                                                        headers: dict[str, str]) -> None:
     h = {k: v.format(other=kiosk.port + 1) for k, v in headers.items()}
+    h["Cookie"] = kiosk.cookie
     for method, path in kiosk_routes():
         body = b"{}" if method == "POST" else None
         a = send(kiosk.port, method, path, _json_post_headers(h) if body else h, body)
@@ -170,7 +195,8 @@ def test_kiosk_refuses_a_foreign_origin_on_every_route(kiosk: Kiosk,
 def test_kiosk_posts_need_an_origin(kiosk: Kiosk) -> None:
     for method, path in kiosk_routes():
         if method == "POST":
-            a = send(kiosk.port, method, path, _json_post_headers({}), b"{}")
+            a = send(kiosk.port, method, path, _json_post_headers({"Cookie": kiosk.cookie}),
+                     b"{}")
             assert a.status == 403, (path, a.status)
 
 
@@ -206,3 +232,171 @@ def test_own_host_and_origin_still_served(agent: AgentService) -> None:
                  {"Host": f"{name}:{port}", "Authorization": f"Bearer {agent.token}",
                   "Origin": f"http://{name}:{port}"})
         assert a.status == 200, name
+
+
+# ---- the paired browser ---------------------------------------------------------------------
+
+def test_every_kiosk_route_needs_the_paired_browser(kiosk: Kiosk) -> None:
+    forged = kiosk.cookie.split("=", 1)[0] + "=" + "A" * 43
+    for cookie in ("", forged, "kiosk_csrf=x"):
+        for method, path in kiosk_routes():
+            if path == "/pair":
+                continue
+            body = b"{}" if method == "POST" else None
+            h = {"Origin": kiosk.origin, "Cookie": cookie}
+            a = send(kiosk.port, method, path, _json_post_headers(h) if body else h, body)
+            assert a.status == 403, (method, path, cookie, a.status)
+            assert b"csrf-token" not in a.body
+    assert send(kiosk.port, "GET", "/", kiosk.paired()).status == 200
+
+
+def test_a_pairing_secret_pairs_one_browser_once(kiosk: Kiosk) -> None:
+    paired = kiosk.cookie
+    assert kiosk.pair_path is not None
+    for path in (kiosk.pair_path, kiosk.pair_path + "x", "/pair?s=", "/pair"):
+        assert kiosk.pair(path).status == 403, path
+    assert kiosk.cookie == paired
+    assert send(kiosk.port, "GET", "/staff", kiosk.paired()).status == 200
+
+
+def _launch(tmp_path: Path, kiosk: Kiosk, pairing_file: Path) -> str:
+    """Run deploy/chromium-kiosk.sh with a stand-in browser; return the URL it was given."""
+    fake = tmp_path / "chromium"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$(dirname "$0")/args"\n')
+    fake.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "CHROMIUM": str(fake), "MYNA_KIOSK_WAIT_S": "5",
+           "MYNA_PAIRING_FILE": str(pairing_file), "XDG_RUNTIME_DIR": str(tmp_path)}
+    subprocess.run(["/bin/sh", str(ROOT / "deploy" / "chromium-kiosk.sh"), kiosk.origin],  # noqa: S603
+                   env=env, check=True, timeout=60)
+    args = (tmp_path / "args").read_text().splitlines()
+    (url,) = [a.removeprefix("--app=") for a in args if a.startswith("--app=")]
+    return url
+
+
+def test_the_launcher_pairs_its_browser_and_a_new_launch_re_pairs(
+        agent: AgentService, tmp_path: Path) -> None:
+    pairing_file = tmp_path / "secret"
+    k = start_kiosk(agent, "--pairing-file", str(pairing_file))
+    try:
+        assert k.pair("/pair?s=").status == 403  # nothing offered yet
+        first = _launch(tmp_path, k, pairing_file)
+        assert first.startswith(k.origin + "/pair?s=")
+        path = first.removeprefix(k.origin)
+        assert k.pair(path).status == 303
+        first_cookie = k.cookie
+        assert send(k.port, "GET", "/", k.paired()).status == 200
+        assert k.pair(path).status == 403  # spent: a second browser cannot use it
+        assert k.cookie == first_cookie
+        second = _launch(tmp_path, k, pairing_file).removeprefix(k.origin)
+        assert second != path
+        assert k.pair(second).status == 303  # a new launch re-pairs ...
+        assert send(k.port, "GET", "/", k.paired()).status == 200
+        old = {"Cookie": first_cookie, "Origin": k.origin}
+        assert send(k.port, "GET", "/", old).status == 403  # ... and the old browser is out
+    finally:
+        stop_kiosk(k)
+
+
+# ---- another local user ----------------------------------------------------------------------
+
+ATTACKER = r"""
+import http.client, json, re, sys
+kiosk, agent = int(sys.argv[1]), int(sys.argv[2])
+session_id = sys.argv[3]
+out = []
+def go(port, method, path, body=None, headers=None):
+    h = {"Host": "127.0.0.1:%d" % port, "Origin": "http://127.0.0.1:%d" % port}
+    h.update(headers or {})
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request(method, path, body=None if body is None else json.dumps(body), headers=h)
+        r = c.getresponse()
+        try:
+            data = r.read(256 * 1024)
+        except OSError:
+            data = b""  # an event stream that kept talking: what it sent so far is in r
+        out.append({"path": path, "status": r.status, "cookie": r.getheader("Set-Cookie", ""),
+                    "body": data.decode("utf-8", "replace")})
+        return r, data
+    except OSError as e:
+        out.append({"path": path, "status": 0, "cookie": "", "body": repr(e)})
+        return None, b""
+    finally:
+        c.close()
+_, page = go(kiosk, "GET", "/")
+m = re.search(rb'name="csrf-token" content="([^"]+)"', page)
+tok = m.group(1).decode() if m else "none"
+cookies = "; ".join(o["cookie"].split(";", 1)[0] for o in out if o["cookie"])
+auth = {"Cookie": cookies, "X-CSRF-Token": tok, "Content-Type": "application/json"}
+go(kiosk, "GET", "/staff")
+go(kiosk, "GET", "/api/state")
+go(kiosk, "GET", "/events")
+for guess in ("AAAAAA1", "BBBBBB2"):
+    go(kiosk, "POST", "/api/credential",
+       {"session_id": session_id, "seq": 10**6, "credential": guess}, auth)
+go(kiosk, "POST", "/api/reveal", {"session_id": session_id, "mode": "staff"}, auth)
+go(kiosk, "POST", "/api/flow", {"flow": "auth"}, auth)
+go(kiosk, "POST", "/api/cancel", {"session_id": session_id}, auth)
+go(agent, "GET", "/v1/state")
+go(agent, "POST", "/v1/cancel", {"session_id": session_id}, {"Content-Type": "application/json"})
+print(json.dumps(out))
+"""
+
+
+def run_as_nobody(kiosk_port: int, agent_port_: int, session_id: str) -> list[dict[str, Any]]:
+    import json
+
+    proc = subprocess.run(  # noqa: S603 - a fixed command line
+        ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+         "/usr/bin/python3", "-c", ATTACKER, str(kiosk_port), str(agent_port_), session_id],
+        check=False, capture_output=True, text=True, timeout=120, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    return list(json.loads(proc.stdout))
+
+
+def wait_state(svc: AgentService, *states: str, timeout_s: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        snap = svc.snapshot()
+        if snap["state"] in states:
+            return snap
+        time.sleep(0.02)
+    raise AssertionError(f"agent never reached {states}: {svc.snapshot()['state']}")
+
+
+def _credential_verifies(card: Any) -> int:
+    return sum(1 for a in card.apdu_log if a.command[1:2] == b"\x20" and (a.masked_length or 0) > 0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setpriv needs root to become nobody")
+def test_another_local_user_gets_nothing(agent: AgentService, kiosk: Kiosk) -> None:
+    demo = agent.demo
+    assert demo is not None
+    demo.insert("yamada-taro")
+    try:
+        waiting = wait_state(agent, "awaiting_credential")
+        card = demo.reader.card  # type: ignore[attr-defined]
+        tries = waiting["credential"]["tries_left"]
+        # While the holder is at the password pad: no guess reaches the card, no cancel.
+        answers = run_as_nobody(kiosk.port, agent_port(agent), waiting["session_id"])
+        assert _credential_verifies(card) == 0
+        snap = agent.snapshot()
+        assert snap["state"] == "awaiting_credential"
+        assert snap["session_id"] == waiting["session_id"]
+        assert snap["credential"]["tries_left"] == tries
+        for a in answers:
+            assert a["status"] in (0, 401, 403), a
+            assert "csrf-token" not in a["body"], a["path"]
+        # The holder's result on the screen: no identity, no My Number, no cancel.
+        agent.controller.submit_credential(waiting["session_id"], "MYNA2026", False)
+        result = wait_state(agent, "result")
+        name = result["verdict"]["identity"]["name"]
+        answers = run_as_nobody(kiosk.port, agent_port(agent), result["session_id"])
+        for a in answers:
+            assert a["status"] in (0, 401, 403), a
+            assert name not in a["body"] and "identity" not in a["body"], a["path"]
+        assert agent.snapshot()["state"] == "result"
+        assert agent.snapshot()["session_id"] == result["session_id"]
+    finally:
+        demo.remove()
+        wait_state(agent, "idle", "no_reader")

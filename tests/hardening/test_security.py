@@ -23,6 +23,7 @@ from agent.service.agent_service import AgentService, CardFlowBackend
 from agent.service.config import ConfigError
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, service_config
+from tests.kiosk_ui.helpers import PAIRING_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTS = ["/v1/flow", "/v1/credential", "/v1/cancel", "/v1/demo/insert", "/v1/demo/remove",
@@ -152,22 +153,36 @@ def kiosk(agent: AgentService) -> Iterator[int]:
 
     from kiosk_ui import create_app
 
-    app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN": agent.token, "DEMO": True})
+    app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN": agent.token, "DEMO": True,
+                      "PAIRING_SECRET": PAIRING_SECRET})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+    conn.request("GET", "/pair?s=" + PAIRING_SECRET)
+    _PAIR_COOKIES[server.server_port] = conn.getresponse().getheader("Set-Cookie", "").split(
+        ";", 1)[0]
+    conn.close()
     yield server.server_port
     server.shutdown()
     server.server_close()
 
 
+_PAIR_COOKIES: dict[int, str] = {}  # kiosk port -> the paired browser's cookie
+
+
+def paired(port: int) -> dict[str, str]:
+    """Headers of the kiosk's paired browser."""
+    return {"Cookie": _PAIR_COOKIES[port]}
+
+
 def kiosk_session(port: int) -> tuple[str, str]:
-    """(cookie, csrf token) from the kiosk page."""
+    """(cookies, csrf token) of the paired browser's kiosk page."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/")
+    conn.request("GET", "/", headers=paired(port))
     resp = conn.getresponse()
     html = resp.read().decode()
-    cookie = resp.getheader("Set-Cookie", "").split(";", 1)[0]
+    cookie = _PAIR_COOKIES[port] + "; " + resp.getheader("Set-Cookie", "").split(";", 1)[0]
     conn.close()
     m = re.search(r'name="csrf-token" content="([^"]+)"', html)
     assert m and cookie, html[:300]
@@ -213,21 +228,22 @@ TRAVERSALS = ["/static/../../pyproject.toml", "/static/..%2f..%2fpyproject.toml"
 
 @pytest.mark.parametrize("path", TRAVERSALS)
 def test_kiosk_static_path_traversal(kiosk: int, path: str) -> None:
-    status, body = request(kiosk, "GET", path)
+    status, body = request(kiosk, "GET", path, headers=paired(kiosk))
     if status == 308:  # werkzeug merges '//' with a redirect: follow it once
         conn = http.client.HTTPConnection("127.0.0.1", kiosk, timeout=10)
-        conn.request("GET", path)
+        conn.request("GET", path, headers=paired(kiosk))
         location = conn.getresponse().getheader("Location", "")
         conn.close()
         assert location.split("/", 3)[-1].startswith("static/"), location
-        status, body = request(kiosk, "GET", "/" + location.split("/", 3)[-1])
+        status, body = request(kiosk, "GET", "/" + location.split("/", 3)[-1],
+                               headers=paired(kiosk))
     assert status == 404, (path, status)
     for secret in (b"[project]", b"root:", b"def create_app", b"import "):
         assert secret not in body, path
 
 
 def test_kiosk_static_files_still_served(kiosk: int) -> None:
-    status, body = request(kiosk, "GET", "/static/demo.css")
+    status, body = request(kiosk, "GET", "/static/demo.css", headers=paired(kiosk))
     assert status == 200 and body
 
 

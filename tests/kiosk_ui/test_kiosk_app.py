@@ -20,7 +20,7 @@ from kiosk_ui.messages import LANGS, all_catalogs
 from kiosk_ui.screens import validate_credential
 from kiosk_ui.viewmodel import image_to_png_data_url, view
 from tests.kiosk_ui.fake_agent import TOKEN, FakeAgent
-from tests.kiosk_ui.helpers import csrf
+from tests.kiosk_ui.helpers import PAIRING_SECRET, csrf, paired_client
 
 
 def _wait_state(agent: FakeAgent, state: str, timeout: float = 3.0) -> None:
@@ -215,8 +215,9 @@ def test_last_try_needs_confirmation(client: FlaskClient, fake_agent: FakeAgent)
 
 
 def test_agent_down_gives_503(fake_agent: FakeAgent) -> None:
-    app = create_app({"TESTING": True, "AGENT_URL": "http://127.0.0.1:9", "AGENT_TOKEN": TOKEN})
-    c = app.test_client()
+    app = create_app({"TESTING": True, "AGENT_URL": "http://127.0.0.1:9", "AGENT_TOKEN": TOKEN,
+                      "PAIRING_SECRET": PAIRING_SECRET})
+    c = paired_client(app)
     r = c.get("/api/state")
     assert r.status_code == 503 and r.get_json()["code"] == "UNAVAILABLE"
 
@@ -376,5 +377,6 @@ def test_demo_fault_validation(client: FlaskClient, fake_agent: FakeAgent) -> No
 
 
 def test_demo_panel_absent_without_demo(fake_agent: FakeAgent) -> None:
-    app = create_app({"TESTING": True, "AGENT_URL": fake_agent.url, "AGENT_TOKEN": TOKEN})
-    assert app.test_client().get("/demo/").status_code == 404
+    app = create_app({"TESTING": True, "AGENT_URL": fake_agent.url, "AGENT_TOKEN": TOKEN,
+                      "PAIRING_SECRET": PAIRING_SECRET})
+    assert paired_client(app).get("/demo/").status_code == 404

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from tests.kiosk_ui.helpers import PAIRING_SECRET
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.emulator_only,
@@ -85,7 +87,12 @@ def stack(tmp_path: Path, agent_config: dict[str, Any]) -> Iterator[Stack]:
 
     with demo_agent(tmp_path, **agent_config) as agent:
         app = create_app(
-            {"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(agent.config.token_path), "DEMO": True}
+            {
+                "AGENT_URL": agent.url,
+                "AGENT_TOKEN_FILE": str(agent.config.token_path),
+                "DEMO": True,
+                "PAIRING_SECRET": PAIRING_SECRET,
+            }
         )
         srv = make_server("127.0.0.1", 0, app, threaded=True)
         srv.daemon_threads = True
@@ -105,9 +112,15 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
         "request",
         lambda r: None if r.url.startswith((stack.base_url, "data:")) else external.append(r.url),
     )
+    pair(pg, stack.base_url)
     yield pg
     ctx.close()
     assert external == []  # the kiosk never reaches outside its own server
+
+
+def pair(page: Any, base_url: str) -> None:
+    """Make this browser context the kiosk's paired browser, as the launcher's URL does."""
+    page.goto(f"{base_url}/pair?s={PAIRING_SECRET}")
 
 
 def wait_screen(page: Any, name: str) -> None:
@@ -178,7 +191,8 @@ def test_happy_sign_flow(page: Any, stack: Stack, caplog: pytest.LogCaptureFixtu
     # Nothing about the person in URLs, cookies or browser storage.
     assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
     cookies = page.context.cookies()
-    assert [c["name"] for c in cookies] == ["kiosk_csrf"] and all(c["httpOnly"] for c in cookies)
+    assert sorted(c["name"] for c in cookies) == ["kiosk_csrf", "kiosk_paired"]
+    assert all(c["httpOnly"] and c["sameSite"] == "Strict" for c in cookies)
     assert page.url == stack.base_url + "/"
     stack.remove()
     wait_screen(page, "idle")  # removal clears the screen at once
@@ -430,12 +444,14 @@ def test_stale_tab_after_agent_restart(browser: Any, tmp_path: Path) -> None:
     page.set_default_timeout(TIMEOUT_MS)
     first = demo_agent(tmp_path, port=port)
     agent = first.__enter__()
-    app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(token_file), "DEMO": True})
+    app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(token_file), "DEMO": True,
+                      "PAIRING_SECRET": PAIRING_SECRET})
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{srv.server_port}"
     try:
+        pair(page, base)
         page.goto(base + "/")
         wait_screen(page, "idle")
         agent.service.demo.insert("yamada-taro")

@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k.add_argument("--token-file", default="~/.local/state/myna/agent.token")
     k.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
     k.add_argument("--port", type=int, default=8080)
+    k.add_argument(
+        "--pairing-file",
+        default=None,
+        help="file the browser launcher writes each launch's one-time pairing secret to "
+        "(default: make one up and print the pairing URL)",
+    )
     k.set_defaults(func=cmd_kiosk)
 
     d = sub.add_parser("demo", help="agent + kiosk UI + virtual card, no hardware needed")
@@ -31,6 +37,8 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     from agent.cli.demo import kiosk_command
 
     cmd = kiosk_command(args.agent_url, args.token_file, args.host, args.port, demo=False)
+    if args.pairing_file:
+        cmd += ["--pairing-file", args.pairing_file]
     proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
     try:
         return proc.wait()
