@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     # The one line a launcher (myna demo, systemd's journal) reads to learn the URL: stderr,
     # not a WARNING log record, which would look like a problem to a person reading it.
     url = f"http://{args.host}:{server.server_port}"
-    print(f"kiosk UI on {url}", file=sys.stderr, flush=True)
     made_up = app.config["PAIRING_SECRET_MADE_UP"]
     if made_up:
         # No launcher handed a secret: the person who started this server pairs a browser.
         print(f"pair a browser: {url}/pair?s={made_up}", file=sys.stderr, flush=True)
+    print(f"kiosk UI on {url}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

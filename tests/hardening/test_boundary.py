@@ -118,16 +118,15 @@ def start_kiosk(svc: AgentService, *extra: str) -> Kiosk:
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     deadline = time.monotonic() + 30
-    line = ""
+    line, pair_url = "", ""
     while "kiosk UI on" not in line and time.monotonic() < deadline:
         line = proc.stderr.readline()
+        if line.startswith("pair a browser: "):
+            pair_url = line.removeprefix("pair a browser: ").strip()
         if not line and proc.poll() is not None:
             raise RuntimeError("kiosk process exited")
     port = int(line.rsplit(":", 1)[1])
-    pair_path = None
-    if "--pairing-file" not in extra:
-        pair_path = proc.stderr.readline().strip().split(f":{port}", 1)[1]
-    return Kiosk(port, proc, pair_path)
+    return Kiosk(port, proc, pair_url.split(f":{port}", 1)[1] if pair_url else None)
 
 
 def stop_kiosk(k: Kiosk) -> None:
@@ -142,7 +141,7 @@ def stop_kiosk(k: Kiosk) -> None:
 @pytest.fixture(scope="module")
 def kiosk(agent: AgentService) -> Iterator[Kiosk]:
     k = start_kiosk(agent)
-    assert k.pair().status == 303
+    k.pair()  # (asserted by the pairing tests, so every other test runs on any kiosk)
     yield k
     stop_kiosk(k)
 
@@ -329,11 +328,15 @@ tok = m.group(1).decode() if m else "none"
 cookies = "; ".join(o["cookie"].split(";", 1)[0] for o in out if o["cookie"])
 auth = {"Cookie": cookies, "X-CSRF-Token": tok, "Content-Type": "application/json"}
 go(kiosk, "GET", "/staff")
-go(kiosk, "GET", "/api/state")
+r, state = go(kiosk, "GET", "/api/state")
+try:
+    seq = json.loads(state)["seq"]
+except (ValueError, KeyError, TypeError):
+    seq = 1
 go(kiosk, "GET", "/events")
-for guess in ("AAAAAA1", "BBBBBB2"):
+for n, guess in enumerate(("AAAAAA1", "BBBBBB2")):
     go(kiosk, "POST", "/api/credential",
-       {"session_id": session_id, "seq": 10**6, "credential": guess}, auth)
+       {"session_id": session_id, "seq": seq + n, "credential": guess}, auth)
 go(kiosk, "POST", "/api/reveal", {"session_id": session_id, "mode": "staff"}, auth)
 go(kiosk, "POST", "/api/flow", {"flow": "auth"}, auth)
 go(kiosk, "POST", "/api/cancel", {"session_id": session_id}, auth)
@@ -398,5 +401,74 @@ def test_another_local_user_gets_nothing(agent: AgentService, kiosk: Kiosk) -> N
         assert agent.snapshot()["state"] == "result"
         assert agent.snapshot()["session_id"] == result["session_id"]
     finally:
+        demo.remove()
+        wait_state(agent, "idle", "no_reader")
+
+
+# ---- DNS rebinding in a real browser ---------------------------------------------------------
+
+REBIND_PAGE = """<!doctype html><title>cats</title><script>
+window.loot = (async () => {
+  const out = [];
+  const grab = async (path, init) => {
+    try {
+      const r = await fetch(path, init);
+      out.push({path, status: r.status, body: (await r.text()).slice(0, 65536)});
+    } catch (e) { out.push({path, status: 0, body: String(e)}); }
+  };
+  await grab('/');
+  await grab('/api/state');
+  await grab('/staff');
+  const post = (body) => ({method: 'POST', headers: {'Content-Type': 'application/json'},
+                           body: JSON.stringify(body)});
+  await grab('/api/reveal', post({session_id: 'x', mode: 'staff'}));
+  await grab('/api/cancel', post({session_id: 'x'}));
+  const ctl = new AbortController();
+  setTimeout(() => ctl.abort(), 2000);
+  await grab('/events', {signal: ctl.signal});
+  return out;
+})();
+</script>"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium")
+def test_a_rebinding_page_reads_nothing(agent: AgentService, trust_dir: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    demo = agent.demo
+    assert demo is not None
+    k = start_kiosk(agent)
+    demo.insert("yamada-taro")
+    try:
+        waiting = wait_state(agent, "awaiting_credential")
+        agent.controller.submit_credential(waiting["session_id"], "MYNA2026", False)
+        name = wait_state(agent, "result")["verdict"]["identity"]["name"]
+        evil = f"http://rebind.example:{k.port}"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--no-first-run",
+                      "--host-resolver-rules=MAP rebind.example 127.0.0.1"])
+            try:
+                ctx = browser.new_context()
+                page = ctx.new_page()
+                page.goto(k.origin + k.pair_path)  # the kiosk's own paired browser ...
+                # ... opens a page whose name now resolves to 127.0.0.1: the attacker's document
+                # (served before the rebinding), then its requests reach the kiosk server.
+                page.route(evil + "/cats.html", lambda route: route.fulfill(
+                    status=200, content_type="text/html", body=REBIND_PAGE))
+                page.goto(evil + "/cats.html")
+                loot = page.evaluate("() => window.loot")
+            finally:
+                browser.close()
+        assert [a["path"] for a in loot] == ["/", "/api/state", "/staff", "/api/reveal",
+                                            "/api/cancel", "/events"]
+        for a in loot:
+            assert a["status"] in (0, 403, 421), a
+            assert name not in a["body"] and "csrf-token" not in a["body"], a["path"]
+        assert agent.snapshot()["state"] == "result"
+    finally:
+        stop_kiosk(k)
         demo.remove()
         wait_state(agent, "idle", "no_reader")
