@@ -259,12 +259,15 @@ class AgentClient:
         return Snapshot.from_json(self._request("POST", "/v1/flow", {"flow": flow}))
 
     def submit_credential(
-        self, session_id: str, credential: str, confirm_last_try: bool
+        self, session_id: str, credential: str, confirm_last_try: bool, kind: str, seq: int
     ) -> Snapshot:
+        """Send one credential typed on the entry screen for ``kind`` at snapshot ``seq``."""
         body = {
             "session_id": session_id,
             "credential": credential,
             "confirm_last_try": confirm_last_try,
+            "kind": kind,
+            "seq": seq,
         }
         return Snapshot.from_json(self._request("POST", "/v1/credential", body))
 

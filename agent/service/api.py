@@ -24,7 +24,12 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from agent import __version__
 from agent.service.events import TooManySubscribersError
-from agent.service.session import BusyError, FlowNotEnabledError, SessionController
+from agent.service.session import (
+    BusyError,
+    FlowNotEnabledError,
+    SessionController,
+    StaleScreenError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +162,10 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
     def busy(e: BusyError) -> Response:
         return _error(409, "BUSY", str(e))
 
+    @app.errorhandler(StaleScreenError)
+    def stale_screen(e: StaleScreenError) -> Response:
+        return _error(409, "STALE_SESSION", str(e))
+
     @app.errorhandler(FlowNotEnabledError)
     def flow_disabled(e: FlowNotEnabledError) -> Response:
         return _error(400, "FLOW_DISABLED", "that flow is not enabled on this kiosk")
@@ -203,10 +212,11 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
 
     @app.post("/v1/credential")
     def credential() -> Response:
-        data = _body({"session_id": str, "credential": str, "confirm_last_try": bool},
-                     ("session_id", "credential"))
+        data = _body({"session_id": str, "credential": str, "confirm_last_try": bool,
+                      "kind": str, "seq": int}, ("session_id", "credential"))
         snap = controller.submit_credential(
-            data.pop("session_id"), data.pop("credential"), bool(data.get("confirm_last_try")))
+            data.pop("session_id"), data.pop("credential"), bool(data.get("confirm_last_try")),
+            kind=data.get("kind"), seq=data.get("seq"))
         data.clear()  # design §2: nothing here keeps the credential
         return _json(snap, 202)
 

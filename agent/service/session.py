@@ -31,6 +31,7 @@ from agent.service.session_model import (
     FlowOutcome,
     SessionAborted,
     SessionState,
+    StaleScreenError,
     StepCallback,
 )
 from agent.verification.errors import ErrorCode, error_code_for
@@ -50,6 +51,7 @@ __all__ = [
     "SessionAborted",
     "SessionController",
     "SessionState",
+    "StaleScreenError",
     "StepCallback",
 ]
 
@@ -86,6 +88,7 @@ class SessionController:
         self._abort = threading.Event()
         self._thread: threading.Thread | None = None
         self._seq = 0
+        self._credential_seq = 0  # seq of the snapshot that asked for the current credential
         self._state = SessionState.NO_READER
         self._known_readers: set[str] = set()
         self._cards: set[str] = set()
@@ -136,29 +139,32 @@ class SessionController:
         if flow not in self._config.flows.enabled:
             raise FlowNotEnabledError(flow)
         with self._lock:
-            if self._state not in (SessionState.IDLE, SessionState.NO_READER,
-                                   SessionState.AWAITING_CREDENTIAL):
-                raise BusyError(f"cannot change flow in state {self._state}")
             if flow == self._flow:
                 return self._snapshot
+            # The flow belongs to the screen that started the tap: a card in use keeps its flow
+            # (and its credential kind) until it is gone, whichever page asks.
+            if self._state not in (SessionState.IDLE, SessionState.NO_READER):
+                raise BusyError(f"cannot change flow in state {self._state}")
             self._flow = flow
-            if self._state is SessionState.AWAITING_CREDENTIAL and self._session is not None:
-                # A different flow uses a different AP and credential: identify again.
-                self._session.flow = flow
-                self._session.error = None
-                self._set_state(SessionState.CARD_PRESENT)
-                self._commands.put(("identify", self._session.session_id))
-            else:
-                self._publish()
+            self._publish()
             return self._snapshot
 
-    def submit_credential(self, session_id: str, credential: str, confirm: bool) -> dict[str, Any]:
-        """Accept one credential for the waiting session; the flow runs on the worker thread."""
+    def submit_credential(self, session_id: str, credential: str, confirm: bool,
+                          kind: str | None = None, seq: int | None = None) -> dict[str, Any]:
+        """Accept one credential for the waiting session; the flow runs on the worker thread.
+
+        ``kind`` and ``seq`` are what the entry screen rendered: a credential typed for another
+        kind, or on a screen older than the current request, never reaches the card.
+        """
         with self._lock:
             s = self._session
             if (s is None or s.session_id != session_id
                     or self._state is not SessionState.AWAITING_CREDENTIAL):
                 raise BusyError("no session is waiting for a credential with that id")
+            if kind is not None and (s.credential is None or s.credential.kind != kind):
+                raise StaleScreenError("the credential was typed for another kind")
+            if seq is not None and not self._credential_seq <= seq <= self._seq:
+                raise StaleScreenError("the credential comes from an older entry screen")
             self._pending_credential = (credential, confirm)
             s.error = None
             s.steps = []
@@ -218,6 +224,8 @@ class SessionController:
             }.get(state)
             self._deadline = None if limit is None else self._clock() + limit
             self._publish()
+            if state is SessionState.AWAITING_CREDENTIAL:
+                self._credential_seq = self._seq
 
     # ---- worker thread -----------------------------------------------------------------
     def _run(self) -> None:

@@ -210,7 +210,7 @@
     }
     entry.sending = true;
     $("entry-ok").disabled = true; $("confirmb-send").disabled = true;
-    var body = { session_id: snap.session_id, seq: snap.seq, credential: entry.value,
+    var body = { session_id: snap.session_id, seq: snap.seq, kind: cred.kind, credential: entry.value,
       confirm_last_try: !!(cred.needs_confirmation && entry.confirmed) };
     entry.value = "";            // the credential does not stay in page memory once sent
     post("/api/credential", body).then(function (r) {

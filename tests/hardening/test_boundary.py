@@ -95,6 +95,23 @@ class Kiosk:
     def paired(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {"Cookie": self.cookie, "Origin": self.origin, **(extra or {})}
 
+    def page_headers(self) -> dict[str, str]:
+        """Headers of a POST from the paired browser's kiosk page (cookies, CSRF token)."""
+        import re
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", "/", headers=self.paired())
+            resp = conn.getresponse()
+            html = resp.read().decode()
+            session = resp.getheader("Set-Cookie", "").split(";", 1)[0]
+        finally:
+            conn.close()
+        m = re.search(r'name="csrf-token" content="([^"]+)"', html)
+        assert m, html[:200]
+        return self.paired({"Cookie": f"{self.cookie}; {session}", "X-CSRF-Token": m.group(1),
+                            "Content-Type": "application/json"})
+
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory, trust_dir: Path) -> Iterator[AgentService]:
@@ -336,7 +353,8 @@ except (ValueError, KeyError, TypeError):
 go(kiosk, "GET", "/events")
 for n, guess in enumerate(("AAAAAA1", "BBBBBB2")):
     go(kiosk, "POST", "/api/credential",
-       {"session_id": session_id, "seq": seq + n, "credential": guess}, auth)
+       {"session_id": session_id, "seq": seq + n, "kind": "sign_password", "credential": guess},
+       auth)
 go(kiosk, "POST", "/api/reveal", {"session_id": session_id, "mode": "staff"}, auth)
 go(kiosk, "POST", "/api/flow", {"flow": "auth"}, auth)
 go(kiosk, "POST", "/api/cancel", {"session_id": session_id}, auth)
@@ -470,5 +488,41 @@ def test_a_rebinding_page_reads_nothing(agent: AgentService, trust_dir: Path) ->
         assert agent.snapshot()["state"] == "result"
     finally:
         stop_kiosk(k)
+        demo.remove()
+        wait_state(agent, "idle", "no_reader")
+
+
+# ---- one credential, one screen ------------------------------------------------------------
+
+def test_a_stale_face_screens_match_b_is_refused_and_no_sign_try_is_spent(
+        agent: AgentService, kiosk: Kiosk) -> None:
+    import json
+
+    from card.emulator import PERSONAS
+
+    demo = agent.demo
+    assert demo is not None
+    match_b = PERSONAS["yamada-taro"].credentials.match_b
+    demo.insert("yamada-taro")
+    try:
+        waiting = wait_state(agent, "awaiting_credential")
+        assert waiting["credential"]["kind"] == "sign_password"
+        card = demo.reader.card  # type: ignore[attr-defined]
+        headers = kiosk.page_headers()
+        # The staff page cannot switch the card in use to its flow ...
+        a = send(kiosk.port, "POST", "/api/flow", headers, json.dumps({"flow": "face"}).encode())
+        assert a.status == 409
+        # ... and the 照合番号B its stale face screen still holds is not sent as the password
+        # (14 digits are a well-formed signature password), whatever seq it claims.
+        for seq in (waiting["seq"], waiting["seq"] - 1):
+            body = {"session_id": waiting["session_id"], "seq": seq, "kind": "match_b",
+                    "credential": match_b}
+            a = send(kiosk.port, "POST", "/api/credential", headers, json.dumps(body).encode())
+            assert a.status == 409 and b"STALE_SESSION" in a.body, a
+        assert _credential_verifies(card) == 0
+        snap = agent.snapshot()
+        assert snap["state"] == "awaiting_credential" and snap["flow"] == "sign"
+        assert snap["credential"]["tries_left"] == waiting["credential"]["tries_left"]
+    finally:
         demo.remove()
         wait_state(agent, "idle", "no_reader")

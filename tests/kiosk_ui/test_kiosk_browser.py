@@ -375,7 +375,7 @@ def test_double_submit_and_overlong_password_send_one_verify(page: Any, stack: S
           const tok = document.querySelector('meta[name=csrf-token]').content;
           const r = await fetch('/api/credential', {method: 'POST',
             headers: {'Content-Type': 'application/json', 'X-CSRF-Token': tok},
-            body: JSON.stringify({session_id: s.session_id, seq: s.seq,
+            body: JSON.stringify({session_id: s.session_id, seq: s.seq, kind: s.credential.kind,
                                   credential: 'A'.repeat(40)})});
           return r.status; }"""
     )
@@ -392,7 +392,8 @@ def test_double_submit_and_overlong_password_send_one_verify(page: Any, stack: S
           const tok = document.querySelector('meta[name=csrf-token]').content;
           const send = () => fetch('/api/credential', {method: 'POST',
             headers: {'Content-Type': 'application/json', 'X-CSRF-Token': tok},
-            body: JSON.stringify({session_id: s.session_id, seq: s.seq, credential: 'WRONG2'})});
+            body: JSON.stringify({session_id: s.session_id, seq: s.seq, kind: s.credential.kind,
+                                  credential: 'WRONG2'})});
           const rs = await Promise.all([send(), send(), send()]);
           return rs.map(r => r.status).sort(); }"""
     )
@@ -475,7 +476,7 @@ def test_stale_tab_after_agent_restart(browser: Any, tmp_path: Path) -> None:
                   const r = await fetch('/api/credential', {method: 'POST',
                     headers: {'Content-Type': 'application/json', 'X-CSRF-Token': tok},
                     body: JSON.stringify({session_id: old.session_id, seq: old.seq,
-                                          credential: 'MYNA2026'})});
+                                          kind: old.credential.kind, credential: 'MYNA2026'})});
                   return [r.status, (await r.json()).code]; }""",
                 old,
             )
