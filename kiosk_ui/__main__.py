@@ -9,9 +9,8 @@ import argparse
 import logging
 import sys
 
-from werkzeug.serving import make_server
-
 from kiosk_ui import create_app
+from kiosk_ui.http_server import KioskServer, inherited_socket, is_loopback, listening_socket
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -36,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # Request lines carry no identity (none is ever in a URL) but are noise on a kiosk.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # A full task queue is expected under a flood (the bounds hold); it is not an error.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     app = create_app(
         {
             "AGENT_URL": args.agent_url,
@@ -47,10 +46,16 @@ def main(argv: list[str] | None = None) -> int:
             **({"PAIRING_FILE": args.pairing_file} if args.pairing_file else {}),
         }
     )
-    server = make_server(args.host, args.port, app, threaded=True)
+    sock = inherited_socket()  # systemd socket activation: the port held since boot
+    if sock is None:
+        sock = listening_socket(args.host, args.port)
+    elif not is_loopback(sock):
+        p.error("the socket handed over by systemd must be on a loopback address")
+    server = KioskServer(app, sock)
     # The one line a launcher (myna demo, systemd's journal) reads to learn the URL: stderr,
     # not a WARNING log record, which would look like a problem to a person reading it.
-    url = f"http://{args.host}:{server.server_port}"
+    host = sock.getsockname()[0]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{server.port}"
     made_up = app.config["PAIRING_SECRET_MADE_UP"]
     if made_up:
         # No launcher handed a secret: the person who started this server pairs a browser.
@@ -60,8 +65,6 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
-    finally:
-        server.server_close()
     return 0
 
 

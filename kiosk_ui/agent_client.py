@@ -14,6 +14,7 @@ import http.client
 import json
 import logging
 import os
+import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -171,8 +172,27 @@ def _parse_snapshot(data: object) -> Snapshot:
     )
 
 
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over the agent's Unix-domain socket (``Host: localhost``)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
 class AgentClient:
-    """Talks to one agent at ``base_url`` (``http://127.0.0.1:8765``); thread-safe."""
+    """Talks to one agent at ``base_url`` (``unix:///run/myna-agent/agent.sock``, or
+    ``http://127.0.0.1:8765`` in development); thread-safe."""
 
     def __init__(
         self,
@@ -182,11 +202,15 @@ class AgentClient:
         timeout_s: float = 5.0,
     ) -> None:
         url = urllib.parse.urlsplit(base_url)
-        if url.scheme != "http" or not url.hostname:
-            raise ValueError("agent URL must be http://host:port")
-        self.host = url.hostname
-        self.port = url.port or 80
-        self.prefix = url.path.rstrip("/")
+        self.unix_path: str | None = None
+        if url.scheme == "unix" and url.path.startswith("/"):
+            self.unix_path, self.host, self.port, self.prefix = url.path, "localhost", 80, ""
+        elif url.scheme == "http" and url.hostname:
+            self.host = url.hostname
+            self.port = url.port or 80
+            self.prefix = url.path.rstrip("/")
+        else:
+            raise ValueError("agent URL must be unix:///path/to/socket or http://host:port")
         self.timeout_s = timeout_s
         self._token_file = Path(token_file).expanduser() if token_file else None
         self._token = token
@@ -214,12 +238,17 @@ class AgentClient:
         return h
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.unix_path is not None:
+            return _UnixHTTPConnection(self.unix_path, self.timeout_s)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         payload = None if body is None else json.dumps(body).encode()
         headers = self._headers(
             {"Content-Type": "application/json"} if payload is not None else None
         )
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        conn = self._connection()
         try:
             conn.request(method, self.prefix + path, body=payload, headers=headers)
             resp = conn.getresponse()
@@ -285,7 +314,7 @@ class AgentClient:
         The agent sends a keepalive every 5 s, so a read timeout well beyond that means the
         agent is gone: ``AgentUnavailableError``.
         """
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        conn = self._connection()
         try:
             try:
                 conn.connect()

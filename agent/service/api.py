@@ -79,6 +79,8 @@ def _foreign_request() -> bool:
     names = {f"{name}:{port}" for name in LOOPBACK_NAMES}
     if port == "80":  # HTTP clients leave the default port out of Host
         names.update(LOOPBACK_NAMES)
+    if not port.isdigit():  # the Unix socket (its path): clients name it "localhost"
+        names = {"localhost"}
     if host not in names:
         return True
     origin = request.headers.get("Origin")

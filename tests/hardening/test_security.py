@@ -63,6 +63,9 @@ def agent(tmp_path_factory: pytest.TempPathFactory, trust_dir: Path) -> Iterator
     svc = AgentService(config, demo_reader=EmulatedReader("sec"),
                        backend=CardFlowBackend(config, at=lambda: AT))
     svc.start()
+    deadline = time.monotonic() + 10
+    while svc.snapshot()["state"] != "idle" and time.monotonic() < deadline:
+        time.sleep(0.01)  # the watcher's first look at the reader settles the state
     yield svc
     svc.stop()
 
@@ -101,7 +104,20 @@ def test_agent_refuses_oversized_bodies(agent: AgentService, size: int) -> None:
         status, data = request(port_of(agent), "POST", path, body, {
             "Authorization": f"Bearer {agent.token}", "Content-Type": "application/json"})
         assert status == 413, (path, status)
-        assert json.loads(data)["error"]["code"] == "TOO_LARGE"
+        # Far over the limit, the HTTP server itself refuses before reading (plain text).
+        assert data.startswith(b"Request Entity Too Large") or json.loads(data)["error"][
+            "code"] == "TOO_LARGE"
+
+
+def test_agent_refuses_oversized_chunked_bodies(agent: AgentService) -> None:
+    for size in (4097, 64 * 1024):
+        conn = http.client.HTTPConnection("127.0.0.1", port_of(agent), timeout=10)
+        conn.request("POST", "/v1/flow", body=iter([b'{"flow": "', b"a" * size, b'"}']),
+                     headers={"Authorization": f"Bearer {agent.token}",
+                              "Content-Type": "application/json"}, encode_chunked=True)
+        status = conn.getresponse().status
+        conn.close()
+        assert status == 413, size
 
 
 def test_agent_listens_on_loopback_only(agent: AgentService, tmp_path: Path,
