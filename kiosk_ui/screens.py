@@ -132,6 +132,8 @@ def state() -> tuple[Response, int] | Response:
 
 @bp.get("/events")
 def events() -> Response:
+    if request.method == "HEAD":  # headers only: no relay (and no agent stream) for nobody
+        return Response(mimetype="text/event-stream")
     client = _agent()
     retry = int(current_app.config["SSE_RETRY_MS"])
 

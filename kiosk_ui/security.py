@@ -70,6 +70,40 @@ def _check_host_and_origin() -> Response | None:
     return Response(body, status=421 if why == "host" else 403, mimetype="application/json")
 
 
+MAX_JSON_DEPTH = 16  # the kiosk's bodies are flat objects; deeper is never ours
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply ``raw`` nests arrays and objects (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def _check_json_depth() -> Response | None:
+    # Parsed deeper than the interpreter's recursion limit, JSON raises RecursionError, which
+    # no "silent" JSON parsing catches: refuse it as a bad request before any route parses.
+    if request.method == "POST" and json_depth(request.get_data(cache=True)) > MAX_JSON_DEPTH:
+        body = '{"ok": false, "code": "INPUT", "message_key": "input.bad_request", "params": {}}'
+        return Response(body, status=400, mimetype="application/json")
+    return None
+
+
 def _check_csrf() -> None:
     if request.method != "POST":
         return
@@ -94,5 +128,6 @@ def _headers(resp: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.before_request(_check_host_and_origin)
     app.before_request(_check_csrf)
+    app.before_request(_check_json_depth)
     app.after_request(_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -27,6 +27,7 @@ from typing import Any
 from agent.service.config import AgentConfig, config_from_mapping
 
 log = logging.getLogger(__name__)
+UNIX_PATH_MAX = 100  # sun_path holds 108 bytes on Linux; stay clear of the edge
 
 
 def demo_config(
@@ -41,6 +42,8 @@ def demo_config(
     """An agent config for the demo: test trust from ``workdir``, private token/audit files."""
     from card.emulator import export_trust
 
+    socket_path = workdir / "agent.sock"
+    use_tcp = port != 0 or len(str(socket_path)) >= UNIX_PATH_MAX
     trust_dir = workdir / "trust"
     trust_dir.mkdir(mode=0o700, exist_ok=True)
     export_trust(trust_dir)
@@ -64,7 +67,15 @@ def demo_config(
             # The demo exists to show every path, including the explicit last-try confirmation.
             "pin": {"allow_last_try": allow_last_try},
             "timeouts": {"credential_s": credential_s, "result_s": result_s},
-            "api": {"host": "127.0.0.1", "port": port, "token_file": str(workdir / "agent.token")},
+            # The kiosk reaches the agent on a Unix socket, as in deploy/ (TCP only when a port
+            # is asked for, or when the work directory's path is too long for a socket name).
+            "api": {
+                "host": "127.0.0.1",
+                "port": port,
+                "token_file": str(workdir / "agent.token"),
+                "socket": "" if use_tcp else str(socket_path),
+                "tcp": use_tcp,
+            },
             "log": {
                 "audit_file": str(workdir / "audit.jsonl"),
                 "hmac_key_file": str(workdir / "audit.key"),

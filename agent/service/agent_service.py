@@ -1,7 +1,7 @@
 """``AgentService``: the long-running agent that wires watcher, session, audit and API (issue 4).
 
 ``AgentService(config, demo_reader=None).start()`` starts the reader watcher thread, the session
-worker thread and the local API (waitress, ``http_server``: a Unix socket and/or 127.0.0.1). The
+worker thread and the local API (waitress, ``http_server``: a Unix socket, or 127.0.0.1). The
 bearer token is generated with ``secrets`` at start and written to ``api.token_file`` (0600).
 With a ``demo_reader`` (an ``EmulatedReader``) the watcher watches only that reader and the
 ``/v1/demo/*`` endpoints drive it. ``CardFlowBackend`` is the seam to ``agent.verification.flows``.
@@ -163,14 +163,12 @@ class AgentService:
     def start(self) -> Self:
         write_token_file(self.token_file, self.token)
         api = self.config.api
-        sockets = []
         if self.socket_path is not None:
-            sockets.append(unix_listener(self.socket_path))
-        if api.tcp:
-            tcp = tcp_listener(api.host, api.port)
-            self._tcp_port = int(tcp.getsockname()[1])
-            sockets.append(tcp)
-        self._server = ApiServer(self.app, sockets, MAX_BODY)
+            sock = unix_listener(self.socket_path)
+        else:
+            sock = tcp_listener(api.host, api.port)
+            self._tcp_port = int(sock.getsockname()[1])
+        self._server = ApiServer(self.app, sock, MAX_BODY)
         self.controller.start()
         self.watcher.start()
         self._server.start()

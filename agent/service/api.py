@@ -102,7 +102,8 @@ def _body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...]
         raise ApiError(413, "TOO_LARGE", f"request body larger than {MAX_BODY} bytes")
     try:
         data = json.loads(raw.decode("utf-8")) if raw else {}
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        # RecursionError: nested deeper than the interpreter's limit; still only bad JSON.
         raise ApiError(400, "BAD_REQUEST", "body is not valid JSON") from e
     if not isinstance(data, dict):
         raise ApiError(400, "BAD_REQUEST", "body must be a JSON object")
@@ -182,6 +183,8 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
 
     @app.get("/v1/events")
     def events() -> Response:
+        if request.method == "HEAD":  # headers only: a stream nobody reads must hold no slot
+            return Response(mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
         try:
             sub = controller.subscribe()
         except TooManySubscribersError:

@@ -69,7 +69,8 @@ class ApiConfig:
     port: int = 8765
     token_file: str = "~/.local/state/myna/agent.token"  # noqa: S105 - a path
     # A Unix-domain socket (mode 0600, in a directory only the agent's user may enter): no other
-    # local user can reach it or take its place. TCP on loopback is for development.
+    # local user can reach it or take its place. TCP on loopback (tcp = true, no socket) is for
+    # development.
     socket: str = ""
     tcp: bool = True
 
@@ -239,8 +240,8 @@ def _check(c: AgentConfig) -> None:
         raise ConfigError("api.port", "must be between 0 and 65535 (0 = any free port)")
     if not c.api.token_file:
         raise ConfigError("api.token_file", "must not be empty")
-    if not c.api.tcp and not c.api.socket:
-        raise ConfigError("api.tcp", "the API needs a socket path when TCP is off")
+    if c.api.tcp == bool(c.api.socket):
+        raise ConfigError("api.tcp", "the API listens on one of: api.socket, or TCP (tcp = true)")
     if c.api.socket and not Path(c.api.socket).expanduser().is_absolute():
         raise ConfigError("api.socket", "must be an absolute path")
     if not c.log.hmac_key_file:

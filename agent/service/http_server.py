@@ -1,4 +1,4 @@
-"""The agent's HTTP server: waitress with hard bounds, on a Unix socket and/or loopback TCP.
+"""The agent's HTTP server: waitress with hard bounds, on a Unix socket or loopback TCP.
 
 Bounded worker threads and connections, idle connections closed after ``IDLE_TIMEOUT_S``,
 bodies over the API's limit refused with 413 whether chunked or not (waitress counts the
@@ -65,12 +65,12 @@ def tcp_listener(host: str, port: int) -> socket.socket:
 
 
 class ApiServer:
-    """Serve ``app`` on already listening ``sockets`` in a daemon thread until ``close()``."""
+    """Serve ``app`` on an already listening socket in a daemon thread until ``close()``."""
 
-    def __init__(self, app: Any, sockets: list[socket.socket], max_body: int) -> None:
+    def __init__(self, app: Any, sock: socket.socket, max_body: int) -> None:
         self._server = create_server(
             app,
-            sockets=sockets,
+            sockets=[sock],
             threads=THREADS,
             connection_limit=CONNECTION_LIMIT,
             channel_timeout=IDLE_TIMEOUT_S,

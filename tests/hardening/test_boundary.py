@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -526,3 +528,255 @@ def test_a_stale_face_screens_match_b_is_refused_and_no_sign_try_is_spent(
     finally:
         demo.remove()
         wait_state(agent, "idle", "no_reader")
+
+
+# ---- no squatting, no flooding ----------------------------------------------------------------
+
+SQUATTER = r"""
+import json, socket, sys, time
+agent_port, kiosk_port = int(sys.argv[1]), int(sys.argv[2])
+out = {"kiosk_bind": "ok", "accepted": 0, "bytes": 0}
+squat = socket.socket()
+squat.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+squat.bind(("127.0.0.1", agent_port))  # the agent's development port, taken first
+squat.listen(16)
+squat.settimeout(0.2)
+for reuse in (socket.SO_REUSEADDR, socket.SO_REUSEPORT):
+    k = socket.socket()
+    k.setsockopt(socket.SOL_SOCKET, reuse, 1)
+    try:
+        k.bind(("127.0.0.1", kiosk_port))
+        k.listen(1)
+    except OSError as e:
+        out["kiosk_bind"] = e.strerror
+    k.close()
+print("ready", flush=True)
+deadline = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < deadline:
+    try:
+        c, _ = squat.accept()
+    except OSError:
+        continue
+    out["accepted"] += 1
+    c.settimeout(1)
+    try:
+        out["bytes"] += len(c.recv(65536))
+    except OSError:
+        pass
+    c.close()
+print(json.dumps(out), flush=True)
+"""
+
+SLOWLORIS = r"""
+import json, socket, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+conns = []
+for _ in range(count):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port)  # never finished
+    conns.append(s)
+print("ready", flush=True)
+sys.stdin.readline()  # the test tells us when it is done with the kiosk
+open_now = 0
+for s in conns:
+    s.setblocking(False)
+    try:
+        open_now += s.recv(1) != b""
+    except BlockingIOError:
+        open_now += 1
+    except OSError:
+        pass
+deadline = time.monotonic() + float(sys.argv[3])
+still = list(conns)
+while still and time.monotonic() < deadline:
+    time.sleep(0.5)
+    left = []
+    for s in still:
+        try:
+            if s.recv(1) != b"":
+                left.append(s)
+        except BlockingIOError:
+            left.append(s)
+        except OSError:
+            pass
+    still = left
+print(json.dumps({"held": open_now, "never_closed": len(still)}), flush=True)
+"""
+
+
+def as_nobody(script: str, *args: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 - a fixed command line
+        ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+         "/usr/bin/python3", "-c", script, *map(str, args)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd="/")
+
+
+def socket_activated_kiosk(agent_url: str, token_file: Path, sock: Any) -> Kiosk:
+    """Start the kiosk as systemd would: the listening socket is fd 3 (LISTEN_FDS=1)."""
+    fd = sock.fileno()
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        ["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh",
+         sys.executable, "-m", "kiosk_ui", "--port", "1", "--agent-url", agent_url,
+         "--token-file", str(token_file)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, pass_fds=(3,),
+        preexec_fn=lambda: os.dup2(fd, 3))  # noqa: PLW1509 - only dup2, before exec
+    assert proc.stderr is not None
+    pair_url, line = "", ""
+    while "kiosk UI on" not in line:
+        line = proc.stderr.readline()
+        if line.startswith("pair a browser: "):
+            pair_url = line.removeprefix("pair a browser: ").strip()
+        if not line and proc.poll() is not None:
+            raise RuntimeError("kiosk process exited")
+    port = int(line.rsplit(":", 1)[1])
+    return Kiosk(port, proc, pair_url.split(f":{port}", 1)[1])
+
+
+@pytest.fixture
+def socket_agent(tmp_path: Path, trust_dir: Path) -> Iterator[AgentService]:
+    """The agent as deployed: API on a Unix socket only."""
+    run_dir = Path(tempfile.mkdtemp(prefix="myna-", dir="/tmp"))  # short: sun_path is 108 bytes
+    config = service_config(tmp_path, trust_dir,
+                            api={"socket": str(run_dir / "agent" / "agent.sock"), "tcp": False})
+    svc = AgentService(config, demo_reader=EmulatedReader("sock"),
+                       backend=CardFlowBackend(config, at=lambda: AT))
+    svc.start()
+    yield svc
+    svc.stop()
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run_one_flow(svc: AgentService, k: Kiosk) -> None:
+    """A holder's tap through the paired kiosk: insert, password, result, remove."""
+    import json
+
+    demo = svc.demo
+    assert demo is not None
+    demo.insert("yamada-taro")
+    try:
+        waiting = wait_state(svc, "awaiting_credential")
+        body = {"session_id": waiting["session_id"], "seq": waiting["seq"],
+                "kind": "sign_password", "credential": "MYNA2026"}
+        a = send(k.port, "POST", "/api/credential", k.page_headers(), json.dumps(body).encode())
+        assert a.status == 202, a
+        wait_state(svc, "result")
+    finally:
+        demo.remove()
+        wait_state(svc, "idle", "no_reader")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setpriv needs root to become nobody")
+def test_another_user_cannot_reach_or_squat_the_agent_or_the_kiosk(
+        socket_agent: AgentService) -> None:
+    import json
+    import socket
+
+    path = socket_agent.socket_path
+    assert path is not None
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    probe = subprocess.run(  # noqa: S603 - a fixed command line
+        ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+         "/usr/bin/python3", "-c",
+         "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])", str(path)],
+        check=False, capture_output=True, text=True, timeout=60, cwd="/")
+    assert probe.returncode != 0 and "PermissionError" in probe.stderr
+    # systemd's part: the kiosk port is bound before any user process runs ...
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(128)
+    kiosk_port = held.getsockname()[1]
+    # ... and a squatter starts before the agent's clients: on the development TCP port, and
+    # trying to take the kiosk's port (even with SO_REUSEPORT).
+    squatter = as_nobody(SQUATTER, _free_port(), kiosk_port, 30)
+    assert squatter.stdout is not None and squatter.stdout.readline().strip() == "ready"
+    k = socket_activated_kiosk(socket_agent.url, socket_agent.token_file, held)
+    try:
+        assert k.port == kiosk_port
+        assert k.pair().status == 303
+        _run_one_flow(socket_agent, k)
+        assert send(k.port, "GET", "/api/state", k.paired()).status == 200
+    finally:
+        stop_kiosk(k)
+        held.close()
+    report = json.loads(squatter.communicate(timeout=60)[0].splitlines()[-1])
+    assert report == {"kiosk_bind": "Address already in use", "accepted": 0, "bytes": 0}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setpriv needs root to become nobody")
+def test_a_flood_of_slow_connections_is_bounded_and_the_kiosk_still_serves(
+        socket_agent: AgentService) -> None:
+    import json
+
+    from kiosk_ui.http_server import PER_USER_LIMIT
+
+    k = start_kiosk(socket_agent)
+    audit = socket_agent.config.audit_path
+    assert audit is not None
+    try:
+        assert k.pair().status == 303
+        attacker = as_nobody(SLOWLORIS, k.port, 120, 90)
+        assert attacker.stdout is not None and attacker.stdin is not None
+        assert attacker.stdout.readline().strip() == "ready"
+        # The paired browser is still served, and a whole tap still works and is audited.
+        lines_before = len(audit.read_text().splitlines()) if audit.exists() else 0
+        assert send(k.port, "GET", "/", k.paired()).status == 200
+        _run_one_flow(socket_agent, k)
+        deadline = time.monotonic() + 20
+        while len(audit.read_text().splitlines()) == lines_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(audit.read_text().splitlines()) == lines_before + 1
+        attacker.stdin.write("done\n")
+        attacker.stdin.flush()
+        report = json.loads(attacker.communicate(timeout=120)[0].splitlines()[-1])
+        # At most its share was ever held, and the idle ones were closed by the server.
+        assert report["held"] <= PER_USER_LIMIT, report
+        assert report["never_closed"] == 0, report
+    finally:
+        stop_kiosk(k)
+
+
+def test_deep_json_is_a_bad_request_on_both_servers(agent: AgentService, kiosk: Kiosk) -> None:
+    deep = b"[" * 3000 + b"]" * 3000
+    a = send(agent_port(agent), "POST", "/v1/flow",
+             {"Authorization": f"Bearer {agent.token}", "Content-Type": "application/json"},
+             deep[:2000] + deep[-2000:])
+    assert a.status == 400 and b"Traceback" not in a.body
+    for path in ("/api/flow", "/api/credential", "/api/cancel", "/api/reveal", "/demo/api/insert"):
+        a = send(kiosk.port, "POST", path, kiosk.page_headers(), deep)
+        assert a.status == 400 and b"Traceback" not in a.body, (path, a.status)
+
+
+def test_chunked_bodies_over_the_limit_get_413(kiosk: Kiosk) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", kiosk.port, timeout=10)
+    try:
+        conn.request("POST", "/api/flow", body=iter([b'{"flow": "', b"a" * 64 * 1024, b'"}']),
+                     headers=kiosk.page_headers(), encode_chunked=True)
+        assert conn.getresponse().status == 413
+    finally:
+        conn.close()
+
+
+def test_head_on_event_streams_holds_no_slot(agent: AgentService, kiosk: Kiosk) -> None:
+    from agent.service.events import MAX_SUBSCRIBERS
+
+    for _ in range(MAX_SUBSCRIBERS + 4):
+        a = send(agent_port(agent), "HEAD", "/v1/events",
+                 {"Authorization": f"Bearer {agent.token}"})
+        assert a.status == 200
+        assert send(kiosk.port, "HEAD", "/events", kiosk.paired()).status == 200
+    assert agent.hub.subscriber_count <= 1  # the module's kiosk may hold its one relay
+    conn = http.client.HTTPConnection("127.0.0.1", agent_port(agent), timeout=10)
+    try:
+        conn.request("GET", "/v1/events", headers={"Authorization": f"Bearer {agent.token}"})
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
