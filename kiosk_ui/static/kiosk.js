@@ -111,6 +111,11 @@
       revealTimer = setTimeout(function () { revealTimer = null; render(); }, REVEAL_MS);
     });
   }
+  function purgeTyped() {
+    entry.value = ""; entry.confirmB = false;
+    $("confirmb-number").textContent = "";
+    $("entry-display").textContent = "\u00a0";
+  }
   function clearResult() {
     maskNumber("");
     $("r-number-row").hidden = true; $("r-number-label").hidden = true;
@@ -271,7 +276,10 @@
     if (!snap) { return; }
     $("test-banner").hidden = !snap.test_trust;
     document.body.classList.toggle("test-trust", !!snap.test_trust);
-    if (snap.state !== "result") { clearResult(); }
+    // Identity and typed credentials leave the page with their screen, and when the agent is
+    // unreachable (the overlay covers them: they must not stay hidden underneath).
+    if (snap.state !== "result" || overlay) { clearResult(); }
+    if (snap.state !== "awaiting_credential" || overlay) { purgeTyped(); }
     if (overlay) { show(overlay); return; }
     if (WANT_FLOW && snap.flow && snap.flow !== WANT_FLOW && flowRequested !== snap.seq &&
         (snap.state === "idle" || snap.state === "awaiting_credential")) {

@@ -780,3 +780,29 @@ def test_head_on_event_streams_holds_no_slot(agent: AgentService, kiosk: Kiosk) 
         assert conn.getresponse().status == 200
     finally:
         conn.close()
+
+
+def test_the_demo_relay_shows_only_the_kiosks_view(agent: AgentService, kiosk: Kiosk) -> None:
+    import json
+
+    from card.emulator import PERSONAS
+
+    demo = agent.demo
+    assert demo is not None
+    creds = PERSONAS["yamada-taro"].credentials
+    agent.controller.set_flow("number")
+    demo.insert("yamada-taro")
+    try:
+        waiting = wait_state(agent, "awaiting_credential")
+        agent.controller.submit_credential(waiting["session_id"], creds.input_helper_pin, False)
+        result = wait_state(agent, "result")
+        assert creds.match_a in json.dumps(result)  # the agent's own snapshot has it ...
+        a = send(kiosk.port, "POST", "/demo/api/fault", kiosk.page_headers(),
+                 json.dumps({"latency_s": 0}).encode())
+        assert a.status == 200, a
+        assert creds.match_a not in a.body.decode()  # ... the demo panel never sees it
+        assert json.loads(a.body)["state"] == "result"
+    finally:
+        demo.remove()
+        wait_state(agent, "idle", "no_reader")
+        agent.controller.set_flow("sign")

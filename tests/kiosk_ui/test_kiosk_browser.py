@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -597,3 +598,32 @@ def test_staff_face_result_fits_without_scrolling(page: Any, stack: Stack, viewp
     assert page.evaluate(fits)
     suffix = "" if viewport is LANDSCAPE else "-portrait"
     shot(page, f"staff-face-result{suffix}.png")
+
+
+def test_identity_and_typed_credentials_leave_the_page(page: Any, stack: Stack) -> None:
+    """Nothing stays hidden in the page: a typed 照合番号B leaves with its screen, and the
+    identity leaves when the agent becomes unreachable under a result."""
+    from card.emulator import PERSONAS
+
+    creds = PERSONAS["yamada-taro"].credentials
+    open_kiosk(page, stack, "/staff")
+    stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    type_keys(page, creds.match_b)
+    page.click("#entry-ok")
+    wait_screen(page, "confirmb")
+    assert creds.match_b[:6] in page.text_content("#confirmb-number")
+    stack.remove()
+    wait_screen(page, "idle")
+    assert creds.match_b[:6] not in page.content()
+    open_kiosk(page, stack, "/")
+    deadline = time.monotonic() + 10
+    while stack.agent.service.snapshot()["flow"] != "sign" and time.monotonic() < deadline:
+        time.sleep(0.02)  # the unattended page asks for its flow while idle
+    stack.insert("yamada-taro")
+    enter_password(page, creds.sign_password)
+    wait_screen(page, "result")
+    assert "山田" in page.content()
+    stack.agent.service.stop()
+    wait_screen(page, "unavailable")
+    assert "山田" not in page.content()
