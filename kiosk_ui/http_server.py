@@ -22,7 +22,7 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 
-THREADS = 8
+THREADS = 24  # every open /events relay holds one: PER_USER_LIMIT of them, and 8 to spare
 CONNECTION_LIMIT = 64
 PER_USER_LIMIT = 16
 IDLE_TIMEOUT_S = 15

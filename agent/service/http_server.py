@@ -19,7 +19,9 @@ from typing import Any
 from waitress import wasyncore
 from waitress.server import BaseWSGIServer, create_server
 
-THREADS = 8
+# Every open event stream holds a thread: room for all of them (events.MAX_SUBSCRIBERS) and
+# still 8 for the kiosk's requests.
+THREADS = 16 + 8
 CONNECTION_LIMIT = 32
 IDLE_TIMEOUT_S = 15
 

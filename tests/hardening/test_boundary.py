@@ -806,3 +806,28 @@ def test_the_demo_relay_shows_only_the_kiosks_view(agent: AgentService, kiosk: K
         demo.remove()
         wait_state(agent, "idle", "no_reader")
         agent.controller.set_flow("sign")
+
+
+def test_open_event_streams_leave_room_for_requests(agent: AgentService) -> None:
+    """However many event streams are open (each holds a server thread), a request is served."""
+    import socket
+
+    from agent.service.events import MAX_SUBSCRIBERS
+
+    port = agent_port(agent)
+    streams = []
+    try:
+        for _ in range(MAX_SUBSCRIBERS + 2):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(f"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                      f"Authorization: Bearer {agent.token}\r\n\r\n".encode())
+            streams.append(s)
+        deadline = time.monotonic() + 20
+        while agent.hub.subscriber_count < MAX_SUBSCRIBERS and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert agent.hub.subscriber_count == MAX_SUBSCRIBERS
+        a = send(port, "GET", "/v1/state", {"Authorization": f"Bearer {agent.token}"})
+        assert a.status == 200
+    finally:
+        for s in streams:
+            s.close()
