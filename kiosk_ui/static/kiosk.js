@@ -281,8 +281,10 @@
     if (snap.state !== "result" || overlay) { clearResult(); }
     if (snap.state !== "awaiting_credential" || overlay) { purgeTyped(); }
     if (overlay) { show(overlay); return; }
+    // Only the page on show asks for its flow (a hidden tab must not flip the agent back), and
+    // only while no card is in use: the flow of a tap belongs to the page that started it.
     if (WANT_FLOW && snap.flow && snap.flow !== WANT_FLOW && flowRequested !== snap.seq &&
-        (snap.state === "idle" || snap.state === "awaiting_credential")) {
+        !document.hidden && (snap.state === "idle" || snap.state === "no_reader")) {
       flowRequested = snap.seq;
       post("/api/flow", { flow: WANT_FLOW });
     }
@@ -293,7 +295,7 @@
       choice.hidden = (snap.flows_enabled || []).indexOf("number") < 0;
       choice.querySelectorAll("button").forEach(function (b) {
         b.setAttribute("aria-pressed", b.dataset.flow === WANT_FLOW ? "true" : "false");
-        b.disabled = !(snap.state === "idle" || snap.state === "awaiting_credential" || snap.state === "no_reader");
+        b.disabled = !(snap.state === "idle" || snap.state === "no_reader");
       });
     }
     var st = snap.state;
@@ -395,6 +397,7 @@
         if (allowed.indexOf(c) >= 0) { typeChar(c); e.preventDefault(); }
       }
     });
+    document.addEventListener("visibilitychange", function () { flowRequested = -1; render(); });
     connect();
   });
 })();

@@ -451,10 +451,31 @@ window.loot = (async () => {
 </script>"""
 
 
+REBIND_BROWSER = r"""
+import json, sys
+from playwright.sync_api import sync_playwright
+pair_url, evil, page_html = sys.argv[1:4]
+with sync_playwright() as p:
+    browser = p.chromium.launch(
+        executable_path="/usr/bin/chromium", headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--no-first-run",
+              "--host-resolver-rules=MAP rebind.example 127.0.0.1"])
+    page = browser.new_context().new_page()
+    page.goto(pair_url)  # the kiosk's own paired browser ...
+    # ... opens a page whose name now resolves to 127.0.0.1: the attacker's document (served
+    # before the rebinding), then its requests reach the kiosk server.
+    page.route(evil + "/cats.html", lambda route: route.fulfill(
+        status=200, content_type="text/html", body=page_html))
+    page.goto(evil + "/cats.html")
+    print(json.dumps(page.evaluate("() => window.loot")))
+    browser.close()
+"""
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium")
 def test_a_rebinding_page_reads_nothing(agent: AgentService, trust_dir: Path) -> None:
-    from playwright.sync_api import sync_playwright
+    import json
 
     demo = agent.demo
     assert demo is not None
@@ -465,23 +486,13 @@ def test_a_rebinding_page_reads_nothing(agent: AgentService, trust_dir: Path) ->
         agent.controller.submit_credential(waiting["session_id"], "MYNA2026", False)
         name = wait_state(agent, "result")["verdict"]["identity"]["name"]
         evil = f"http://rebind.example:{k.port}"
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium", headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                      "--host-resolver-rules=MAP rebind.example 127.0.0.1"])
-            try:
-                ctx = browser.new_context()
-                page = ctx.new_page()
-                page.goto(k.origin + k.pair_path)  # the kiosk's own paired browser ...
-                # ... opens a page whose name now resolves to 127.0.0.1: the attacker's document
-                # (served before the rebinding), then its requests reach the kiosk server.
-                page.route(evil + "/cats.html", lambda route: route.fulfill(
-                    status=200, content_type="text/html", body=REBIND_PAGE))
-                page.goto(evil + "/cats.html")
-                loot = page.evaluate("() => window.loot")
-            finally:
-                browser.close()
+        # Its own Playwright in its own process: the resolver rule is a launch argument, and the
+        # browser tests of this session may already run a Playwright loop here.
+        run = subprocess.run(  # noqa: S603 - our own interpreter
+            [sys.executable, "-c", REBIND_BROWSER, k.origin + (k.pair_path or ""), evil,
+             REBIND_PAGE], check=False, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        loot = json.loads(run.stdout.splitlines()[-1])
         assert [a["path"] for a in loot] == ["/", "/api/state", "/staff", "/api/reveal",
                                             "/api/cancel", "/events"]
         for a in loot:
@@ -572,8 +583,11 @@ import json, socket, sys, time
 port, count = int(sys.argv[1]), int(sys.argv[2])
 conns = []
 for _ in range(count):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port)  # never finished
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port)  # never finished
+    except OSError:
+        continue  # refused or closed at once: the server's per-user share
     conns.append(s)
 print("ready", flush=True)
 sys.stdin.readline()  # the test tells us when it is done with the kiosk

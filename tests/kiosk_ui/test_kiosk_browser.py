@@ -133,9 +133,17 @@ def type_keys(page: Any, text: str) -> None:
         page.click(f"#pad [data-key='{ch}']")
 
 
+def wait_flow(stack: Stack, flow: str) -> None:
+    """Until the page on show has set its flow (it asks while idle; a tap keeps its flow)."""
+    deadline = time.monotonic() + 10
+    while stack.agent.service.snapshot()["flow"] != flow and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def open_kiosk(page: Any, stack: Stack, path: str = "/") -> None:
     page.goto(stack.base_url + path)
     wait_screen(page, "idle")
+    wait_flow(stack, "face" if path == "/staff" else "sign")
 
 
 def enter_password(page: Any, password: str) -> None:
@@ -500,6 +508,7 @@ def test_staff_number_flow_masked_until_explicit_reveal(page: Any, stack: Stack)
     page.wait_for_selector("#flow-choice", state="visible")  # the demo enables "number"
     page.click("#flow-number")
     assert page.get_attribute("#flow-number", "aria-pressed") == "true"
+    wait_flow(stack, "number")
     card = stack.insert("yamada-taro")
     page.wait_for_function(
         "() => document.getElementById('pad').dataset.kind === 'input_helper_pin'"
@@ -617,9 +626,6 @@ def test_identity_and_typed_credentials_leave_the_page(page: Any, stack: Stack) 
     wait_screen(page, "idle")
     assert creds.match_b[:6] not in page.content()
     open_kiosk(page, stack, "/")
-    deadline = time.monotonic() + 10
-    while stack.agent.service.snapshot()["flow"] != "sign" and time.monotonic() < deadline:
-        time.sleep(0.02)  # the unattended page asks for its flow while idle
     stack.insert("yamada-taro")
     enter_password(page, creds.sign_password)
     wait_screen(page, "result")
