@@ -35,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=8 * 1024,
         PAIRING_SECRET=None,  # the one-time secret of /pair (kiosk_ui/pairing.py) ...
         PAIRING_FILE=None,  # ... or the file the launcher writes it to
+        PAIRING_STATE=None,  # where the pairing (digests only) survives a restart
     )
     app.config.from_prefixed_env("MYNA_KIOSK")
     if test_config:

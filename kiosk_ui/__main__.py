@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="file the browser launcher writes each launch's one-time pairing secret to",
     )
+    p.add_argument(
+        "--pairing-state",
+        default=None,
+        help="file (0600) that keeps the pairing across restarts of this server (digests only)",
+    )
     p.add_argument("--demo", action="store_true", help="serve the demo panel at /demo")
     p.add_argument("--demo-persona", default="yamada-taro", help="persona preselected on /demo")
     args = p.parse_args(argv)
@@ -44,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             "DEMO": args.demo,
             "DEMO_PERSONA": args.demo_persona,
             **({"PAIRING_FILE": args.pairing_file} if args.pairing_file else {}),
+            **({"PAIRING_STATE": args.pairing_state} if args.pairing_state else {}),
         }
     )
     sock = inherited_socket()  # systemd socket activation: the port held since boot

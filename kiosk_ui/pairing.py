@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import os
 import secrets
 import threading
 from pathlib import Path
@@ -30,15 +32,47 @@ NEXT_PAGES = ("/", "/staff", "/demo/")
 bp = Blueprint("pairing", __name__)
 
 
-class Pairing:
-    """The current offer (one-time secret) and the one paired browser's cookie value."""
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "replace")).digest()
 
-    def __init__(self, secret: str | None = None, secret_file: str | Path | None = None) -> None:
+
+class Pairing:
+    """The current offer (one-time secret) and the one paired browser's cookie (its digest).
+
+    With a ``state_file`` the pairing survives a restart of this server (the paired browser
+    keeps working; a spent secret stays spent): it holds digests only, never a usable value.
+    """
+
+    def __init__(self, secret: str | None = None, secret_file: str | Path | None = None,
+                 state_file: str | Path | None = None) -> None:
         self._secret = secret or None
         self._file = Path(secret_file) if secret_file else None
+        self._state = Path(state_file) if state_file else None
         self._spent: set[bytes] = set()
-        self._cookie: str | None = None
+        self._paired: bytes | None = None
         self._lock = threading.Lock()
+        self._load()
+
+    def _load(self) -> None:
+        if self._state is None:
+            return
+        try:
+            data = json.loads(self._state.read_text(encoding="ascii"))
+            self._paired = bytes.fromhex(data["paired"]) if data.get("paired") else None
+            self._spent = {bytes.fromhex(d) for d in data.get("spent", [])[-64:]}
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return  # no pairing yet (or an unreadable one): the launcher pairs again
+
+    def _save(self) -> None:
+        if self._state is None:
+            return
+        data = {"paired": self._paired.hex() if self._paired else None,
+                "spent": [d.hex() for d in list(self._spent)[-64:]]}
+        tmp = self._state.with_name(self._state.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            json.dump(data, f)
+        os.replace(tmp, self._state)
 
     def _offer(self) -> str | None:
         if self._file is not None:
@@ -55,7 +89,7 @@ class Pairing:
             offer = self._offer()
             if offer is None or len(offer) < 16:
                 return None
-            digest = hashlib.sha256(offer.encode()).digest()
+            digest = _digest(offer)
             if digest in self._spent or not hmac.compare_digest(
                 given.encode("utf-8", "replace"), offer.encode()
             ):
@@ -67,14 +101,16 @@ class Pairing:
                     self._file.unlink()
                 except OSError:
                     pass
-            self._cookie = secrets.token_urlsafe(32)
-            return self._cookie
+            cookie = secrets.token_urlsafe(32)
+            self._paired = _digest(cookie)
+            self._save()
+            return cookie
 
     def is_paired(self, cookie: str | None) -> bool:
-        current = self._cookie
+        current = self._paired
         if current is None or not cookie:
             return False
-        return hmac.compare_digest(cookie.encode("utf-8", "replace"), current.encode())
+        return hmac.compare_digest(_digest(cookie[:MAX_SECRET]), current)
 
 
 def pairing() -> Pairing:
@@ -113,7 +149,7 @@ def init_app(app: Flask) -> str | None:
     secret_file = app.config.get("PAIRING_FILE")
     if not secret and not secret_file:
         secret = made_up = secrets.token_urlsafe(32)
-    app.extensions["myna_pairing"] = Pairing(secret, secret_file)
+    app.extensions["myna_pairing"] = Pairing(secret, secret_file, app.config.get("PAIRING_STATE"))
     app.before_request(_require_pairing)
     app.register_blueprint(bp)
     return made_up

@@ -845,3 +845,23 @@ def test_open_event_streams_leave_room_for_requests(agent: AgentService) -> None
     finally:
         for s in streams:
             s.close()
+
+
+def test_the_paired_browser_survives_a_restart_of_the_kiosk_server(
+        agent: AgentService, tmp_path: Path) -> None:
+    state = tmp_path / "pairing.json"
+    first = start_kiosk(agent, "--pairing-state", str(state))
+    try:
+        assert first.pair().status == 303
+    finally:
+        stop_kiosk(first)
+    assert state.stat().st_mode & 0o077 == 0
+    assert first.cookie.split("=", 1)[1] not in state.read_text()  # digests only
+    second = start_kiosk(agent, "--pairing-state", str(state))
+    try:
+        old = {"Cookie": first.cookie, "Origin": second.origin}
+        assert send(second.port, "GET", "/", old).status == 200
+        assert first.pair_path is not None
+        assert second.pair(first.pair_path).status == 403  # the old URL pairs nothing
+    finally:
+        stop_kiosk(second)

@@ -24,6 +24,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="file the browser launcher writes each launch's one-time pairing secret to "
         "(default: make one up and print the pairing URL)",
     )
+    k.add_argument(
+        "--pairing-state",
+        default=None,
+        help="file that keeps the browser's pairing across restarts of the kiosk server",
+    )
     k.set_defaults(func=cmd_kiosk)
 
     d = sub.add_parser("demo", help="agent + kiosk UI + virtual card, no hardware needed")
@@ -39,6 +44,8 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     cmd = kiosk_command(args.agent_url, args.token_file, args.host, args.port, demo=False)
     if args.pairing_file:
         cmd += ["--pairing-file", args.pairing_file]
+    if args.pairing_state:
+        cmd += ["--pairing-state", args.pairing_state]
     proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
     try:
         return proc.wait()
