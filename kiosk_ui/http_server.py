@@ -104,6 +104,7 @@ class KioskServer:
             max_request_body_size=MAX_BODY,
             max_request_header_size=16 * 1024,
             expose_tracebacks=False,
+            channel_request_lookahead=1,  # keep reading, so a relay sees its browser leave
             ident="myna-kiosk",
             asyncore_loop_timeout=0.5,
         )

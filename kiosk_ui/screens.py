@@ -136,11 +136,15 @@ def events() -> Response:
         return Response(mimetype="text/event-stream")
     client = _agent()
     retry = int(current_app.config["SSE_RETRY_MS"])
+    # The server says when the browser has gone: the relay (and its agent stream) ends then.
+    gone = request.environ.get("waitress.client_disconnected", lambda: False)
 
     def stream() -> Iterator[str]:
         yield f"retry: {retry}\n\n"
         try:
             for snap in client.events():
+                if gone():
+                    return
                 if snap is None:
                     yield ": keepalive\n\n"
                     continue

@@ -190,15 +190,28 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
         except TooManySubscribersError:
             return _error(503, "BUSY", "too many event streams")
 
+        # waitress tells a stream its client has gone (it keeps reading the connection): the
+        # slot is freed within a second instead of at the next failed write.
+        gone: Callable[[], bool] = request.environ.get(
+            "waitress.client_disconnected", lambda: False)
+
         def stream() -> Iterator[str]:
             try:
                 yield "retry: 1000\n\n"
+                quiet = 0.0
                 while True:
+                    tick = min(1.0, keepalive_s)
                     try:
-                        snap = sub.get(timeout=keepalive_s)
+                        snap = sub.get(timeout=tick)
                     except queue.Empty:
-                        yield ": keepalive\n\n"
+                        if gone():
+                            return
+                        quiet += tick
+                        if quiet >= keepalive_s:
+                            quiet = 0.0
+                            yield ": keepalive\n\n"
                         continue
+                    quiet = 0.0
                     if snap is None:
                         return
                     yield f"event: snapshot\ndata: {json.dumps(snap, ensure_ascii=False)}\n\n"

@@ -82,6 +82,7 @@ class ApiServer:
             max_request_body_size=4 * max_body,
             max_request_header_size=16 * 1024,
             expose_tracebacks=False,
+            channel_request_lookahead=1,  # keep reading, so a stream sees its client leave
             ident="myna-agent",
             asyncore_loop_timeout=0.5,
         )
