@@ -8,12 +8,14 @@
 2. Page weight of the kiosk screen (HTML + CSS + JS), and the number of requests to anything
    but the kiosk server (must be 0).
 3. Time from starting ``myna demo`` to the first page served.
+4. One screen watched for ``--steady-s`` seconds: "unavailable" events from the relay (none).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -68,7 +70,14 @@ def bench_paint_and_weight(runs: int) -> None:
     from kiosk_ui.agent_client import AgentClient
 
     with tempfile.TemporaryDirectory() as tmp, demo_agent(Path(tmp)) as agent:
-        app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(agent.config.token_path)})
+        pairing_secret = secrets.token_urlsafe(32)
+        app = create_app(
+            {
+                "AGENT_URL": agent.url,
+                "AGENT_TOKEN_FILE": str(agent.config.token_path),
+                "PAIRING_SECRET": pairing_secret,
+            }
+        )
         srv = make_server("127.0.0.1", 0, app, threaded=True)
         srv.daemon_threads = True
         threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -92,6 +101,8 @@ def bench_paint_and_weight(runs: int) -> None:
                 executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
             )
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            # Pair first (the launcher's URL), so the weight counts only the kiosk page itself.
+            page.goto(f"{base}/pair?s={pairing_secret}")
             sizes: dict[str, int] = {}
             external: list[str] = []
 
@@ -157,7 +168,7 @@ def bench_demo_start() -> None:
         from agent.cli.demo import wait_for_http
 
         wait_for_http("127.0.0.1", port, "/", timeout_s=30, proc=None)
-        print(f"myna demo start -> first page served: {time.monotonic() - start:.2f} s")
+        print(f"myna demo start -> kiosk server answering: {time.monotonic() - start:.2f} s")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -168,13 +179,60 @@ def bench_demo_start() -> None:
             print("myna demo did not stop within 10 s of Ctrl-C")
 
 
+def bench_relay_steady(seconds: float) -> None:
+    """One screen left alone: the kiosk's /events relay must send keepalives, never
+    "unavailable" (it used to every ~6 s: the 5 s connect timeout cut the agent's stream)."""
+    import http.client
+
+    from agent.cli.demo import demo_agent
+
+    secret = secrets.token_urlsafe(32)
+    with tempfile.TemporaryDirectory() as tmp, demo_agent(Path(tmp)) as agent:
+        port = free_port()
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "kiosk_ui", "--port", str(port), "--agent-url", agent.url,
+             "--token-file", str(agent.config.token_path)],
+            env={**os.environ, "MYNA_KIOSK_PAIRING_SECRET": secret},
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            from agent.cli.demo import wait_for_http
+
+            wait_for_http("127.0.0.1", port, "/", timeout_s=30, proc=proc)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/pair?s=" + secret)
+            resp = conn.getresponse()
+            resp.read()
+            cookie = (resp.getheader("Set-Cookie") or "").split(";", 1)[0]
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/events", headers={"Cookie": cookie})
+            stream = conn.getresponse()
+            unavailable = keepalives = 0
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                line = stream.readline()
+                if not line:
+                    break
+                unavailable += line.startswith(b"event: unavailable")
+                keepalives += line.startswith(b": keepalive")
+            print(
+                f"one screen for {seconds:.0f} s: {unavailable} 'unavailable' events, "
+                f"{keepalives} keepalives (target 0 unavailable)"
+            )
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--steady-s", type=float, default=60.0, help="seconds to watch one screen")
     args = ap.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     bench_paint_and_weight(args.runs)
     bench_demo_start()
+    bench_relay_steady(args.steady_s)
     return 0
 
 

@@ -7,6 +7,10 @@
 # policy does. Run it under a supervisor that starts it again whenever it exits
 # (deploy/myna-chromium.service, a systemd user service in the seat user's graphical session).
 # Usage: chromium-kiosk.sh [URL]   (default http://127.0.0.1:8080; MYNA_KIOSK_URL overrides)
+# Pairing: every launch writes a new one-time secret to MYNA_PAIRING_FILE (default
+# /run/myna-pair/secret, group myna-pair: deploy/myna-pair.conf) and opens /pair?s=<secret>,
+# so the kiosk server serves this browser and no other (kiosk_ui/pairing.py). The secret is in
+# Chromium's command line: /proc must be mounted hidepid=invisible (deploy/README.md).
 set -eu
 
 URL=${1:-${MYNA_KIOSK_URL:-http://127.0.0.1:8080}}
@@ -37,14 +41,21 @@ case "$HOST" in
 esac
 
 WAIT_S=${MYNA_KIOSK_WAIT_S:-30}
+PAIRING_FILE=${MYNA_PAIRING_FILE:-/run/myna-pair/secret}
 
-# Wait (up to WAIT_S seconds) for the UI server so the kiosk never shows an error page.
+# Wait (up to WAIT_S seconds) for the UI server so the kiosk never shows an error page. Any HTTP
+# answer means it is up (it refuses this unpaired request with 403).
 i=0
 while [ "$i" -lt "$WAIT_S" ] && command -v curl >/dev/null 2>&1; do
-    curl -fsS -o /dev/null --max-time 1 "$URL" 2>/dev/null && break
+    curl -sS -o /dev/null --max-time 1 "$URL" 2>/dev/null && break
     i=$((i + 1))
     sleep 1
 done
+
+# A new secret for this launch, readable by the kiosk server's group only; pairing with it
+# replaces any earlier pairing.
+SECRET=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+( umask 027 && printf '%s\n' "$SECRET" > "$PAIRING_FILE.tmp" && mv -f "$PAIRING_FILE.tmp" "$PAIRING_FILE" )
 
 # A browser killed together with this script (power cut, SIGKILL) leaves its profile behind:
 # remove every profile of ours before making the new one.
@@ -56,7 +67,7 @@ trap 'rm -rf "$PROFILE"' EXIT INT TERM
 # Not exec: the trap must remove the profile when chromium exits.
 "$CHROMIUM" \
     --kiosk \
-    --app="$URL" \
+    --app="${URL%/}/pair?s=$SECRET" \
     --user-data-dir="$PROFILE" \
     --no-first-run \
     --disable-background-networking \

@@ -4,7 +4,8 @@
 shape): defaults, then ``MYNA_KIOSK_*`` environment, then the test config; then the agent
 client goes into ``app.extensions["myna_agent"]``; then the security hooks and blueprints.
 This package imports nothing from ``card`` or ``agent`` (docs/architecture.md, Rules): the
-agent is reached over HTTP only and its bearer token stays on this server.
+agent is reached over HTTP only and its bearer token stays on this server. Only the one
+paired browser is served (``kiosk_ui.pairing``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_NAME="kiosk_csrf",
         MAX_CONTENT_LENGTH=8 * 1024,
+        PAIRING_SECRET=None,  # the one-time secret of /pair (kiosk_ui/pairing.py) ...
+        PAIRING_FILE=None,  # ... or the file the launcher writes it to
+        PAIRING_STATE=None,  # where the pairing (digests only) survives a restart
     )
     app.config.from_prefixed_env("MYNA_KIOSK")
     if test_config:
@@ -45,9 +49,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
     app.extensions["myna_agent"] = client
 
-    from kiosk_ui import demo_panel, screens, security, staff
+    from kiosk_ui import demo_panel, pairing, screens, security, staff
 
     security.init_app(app)
+    app.config["PAIRING_SECRET_MADE_UP"] = pairing.init_app(app)
     app.register_blueprint(screens.bp)
     app.register_blueprint(staff.bp)
     if app.config["DEMO"]:

@@ -10,9 +10,9 @@ import logging
 import sys
 
 from PIL import Image
-from werkzeug.serving import make_server
 
 from kiosk_ui import create_app, viewmodel
+from kiosk_ui.http_server import KioskServer, inherited_socket, is_loopback, listening_socket
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -23,6 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--token-file", default="~/.local/state/myna/agent.token")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument(
+        "--pairing-file",
+        default=None,
+        help="file the browser launcher writes each launch's one-time pairing secret to",
+    )
+    p.add_argument(
+        "--pairing-state",
+        default=None,
+        help="file (0600) that keeps the pairing across restarts of this server (digests only)",
+    )
     p.add_argument("--demo", action="store_true", help="serve the demo panel at /demo")
     p.add_argument("--demo-persona", default="yamada-taro", help="persona preselected on /demo")
     args = p.parse_args(argv)
@@ -32,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # Request lines carry no identity (none is ever in a URL) but are noise on a kiosk.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # A full task queue is expected under a flood (the bounds hold); it is not an error.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     # Pillow's own bomb guard for this whole process, tighter than its default (card images
     # are small; viewmodel also bounds each image before decoding it).
     Image.MAX_IMAGE_PIXELS = viewmodel.MAX_PIXELS
@@ -43,18 +53,29 @@ def main(argv: list[str] | None = None) -> int:
             "AGENT_TOKEN_FILE": args.token_file,
             "DEMO": args.demo,
             "DEMO_PERSONA": args.demo_persona,
+            **({"PAIRING_FILE": args.pairing_file} if args.pairing_file else {}),
+            **({"PAIRING_STATE": args.pairing_state} if args.pairing_state else {}),
         }
     )
-    server = make_server(args.host, args.port, app, threaded=True)
+    sock = inherited_socket()  # systemd socket activation: the port held since boot
+    if sock is None:
+        sock = listening_socket(args.host, args.port)
+    elif not is_loopback(sock):
+        p.error("the socket handed over by systemd must be on a loopback address")
+    server = KioskServer(app, sock)
     # The one line a launcher (myna demo, systemd's journal) reads to learn the URL: stderr,
     # not a WARNING log record, which would look like a problem to a person reading it.
-    print(f"kiosk UI on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
+    host = sock.getsockname()[0]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{server.port}"
+    made_up = app.config["PAIRING_SECRET_MADE_UP"]
+    if made_up:
+        # No launcher handed a secret: the person who started this server pairs a browser.
+        print(f"pair a browser: {url}/pair?s={made_up}", file=sys.stderr, flush=True)
+    print(f"kiosk UI on {url}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
-    finally:
-        server.server_close()
     return 0
 
 

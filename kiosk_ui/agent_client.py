@@ -14,6 +14,7 @@ import http.client
 import json
 import logging
 import os
+import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -183,8 +184,27 @@ def _opt_seconds(v: object) -> float | None:
     return float(v)
 
 
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over the agent's Unix-domain socket (``Host: localhost``)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
 class AgentClient:
-    """Talks to one agent at ``base_url`` (``http://127.0.0.1:8765``); thread-safe."""
+    """Talks to one agent at ``base_url`` (``unix:///run/myna-agent/agent.sock``, or
+    ``http://127.0.0.1:8765`` in development); thread-safe."""
 
     def __init__(
         self,
@@ -194,11 +214,15 @@ class AgentClient:
         timeout_s: float = 5.0,
     ) -> None:
         url = urllib.parse.urlsplit(base_url)
-        if url.scheme != "http" or not url.hostname:
-            raise ValueError("agent URL must be http://host:port")
-        self.host = url.hostname
-        self.port = url.port or 80
-        self.prefix = url.path.rstrip("/")
+        self.unix_path: str | None = None
+        if url.scheme == "unix" and url.path.startswith("/"):
+            self.unix_path, self.host, self.port, self.prefix = url.path, "localhost", 80, ""
+        elif url.scheme == "http" and url.hostname:
+            self.host = url.hostname
+            self.port = url.port or 80
+            self.prefix = url.path.rstrip("/")
+        else:
+            raise ValueError("agent URL must be unix:///path/to/socket or http://host:port")
         self.timeout_s = timeout_s
         self._token_file = Path(token_file).expanduser() if token_file else None
         self._token = token
@@ -226,6 +250,11 @@ class AgentClient:
         return h
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.unix_path is not None:
+            return _UnixHTTPConnection(self.unix_path, self.timeout_s)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
                  staff: dict[str, str] | None = None) -> Any:
         payload = None if body is None else json.dumps(body).encode()
@@ -233,7 +262,7 @@ class AgentClient:
             {"Content-Type": "application/json"} if payload is not None else None
         )
         headers.update(staff or {})  # the staff session and paired browser (kiosk_ui.staff)
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        conn = self._connection()
         try:
             conn.request(method, self.prefix + path, body=payload, headers=headers)
             resp = conn.getresponse()
@@ -273,13 +302,16 @@ class AgentClient:
         return Snapshot.from_json(self._request("POST", "/v1/flow", {"flow": flow}, staff))
 
     def submit_credential(
-        self, session_id: str, credential: str, confirm_last_try: bool,
+        self, session_id: str, credential: str, confirm_last_try: bool, kind: str, seq: int,
         staff: dict[str, str] | None = None,
     ) -> Snapshot:
+        """Send one credential typed on the entry screen for ``kind`` at snapshot ``seq``."""
         body = {
             "session_id": session_id,
             "credential": credential,
             "confirm_last_try": confirm_last_try,
+            "kind": kind,
+            "seq": seq,
         }
         return Snapshot.from_json(self._request("POST", "/v1/credential", body, staff))
 
@@ -314,12 +346,17 @@ class AgentClient:
     def events(self, read_timeout_s: float = 40.0) -> Iterator[Snapshot | None]:
         """Yield snapshots from ``GET /v1/events``; ``None`` for each keepalive comment.
 
-        The agent sends a keepalive every 15 s, so a read timeout longer than that means the
+        The agent sends a keepalive every 5 s, so a read timeout well beyond that means the
         agent is gone: ``AgentUnavailableError``.
         """
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        conn = self._connection()
         try:
             try:
+                conn.connect()
+                # The short timeout is for connecting only. Set the read timeout on the socket
+                # now: once the agent's answer says "Connection: close", http.client hands the
+                # socket to the response and ``conn.sock`` is None, so it can't be set later.
+                conn.sock.settimeout(read_timeout_s)
                 conn.request(
                     "GET",
                     self.prefix + "/v1/events",
@@ -332,8 +369,6 @@ class AgentClient:
                 if resp.status == 401:
                     self._token_mtime = None
                 raise AgentUnavailableError("agent refused the event stream")
-            if conn.sock is not None:
-                conn.sock.settimeout(read_timeout_s)
             data_lines: list[bytes] = []
             size = 0
             while True:

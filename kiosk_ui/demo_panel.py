@@ -13,7 +13,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from kiosk_ui.agent_client import AgentClient, AgentRequestError, AgentUnavailableError
+from kiosk_ui.agent_client import (
+    AgentClient,
+    AgentRequestError,
+    AgentUnavailableError,
+    Snapshot,
+)
+from kiosk_ui.viewmodel import view
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 
@@ -35,7 +41,12 @@ def _agent() -> AgentClient:
 
 def _relay(method: str, action: str, body: dict[str, Any] | None = None) -> tuple[Response, int]:
     try:
-        return jsonify(_agent().demo(method, action, body)), 200
+        answer = _agent().demo(method, action, body)
+        if action != "personas":
+            # The agent answers with its full snapshot: the panel gets the kiosk's own view of
+            # it, never more (no My Number, nothing the kiosk screen would not show).
+            answer = view(Snapshot.from_json(answer))
+        return jsonify(answer), 200
     except AgentUnavailableError:
         return jsonify({"ok": False, "code": "UNAVAILABLE"}), 503
     except AgentRequestError as e:

@@ -167,13 +167,19 @@ def state() -> tuple[Response, int] | Response:
 
 @bp.get("/events")
 def events() -> Response:
+    if request.method == "HEAD":  # headers only: no relay (and no agent stream) for nobody
+        return Response(mimetype="text/event-stream")
     client = _agent()
     retry = int(current_app.config["SSE_RETRY_MS"])
+    # The server says when the browser has gone: the relay (and its agent stream) ends then.
+    gone = request.environ.get("waitress.client_disconnected", lambda: False)
 
     def stream() -> Iterator[str]:
         yield f"retry: {retry}\n\n"
         try:
             for snap in client.events():
+                if gone():
+                    return
                 if snap is None:
                     yield ": keepalive\n\n"
                     continue
@@ -211,12 +217,14 @@ def credential() -> tuple[Response, int] | Response:
     if body is None:
         return _fail(400, "INPUT", "input.bad_request")
     sid, seq, confirm = body.get("session_id"), body.get("seq"), body.get("confirm_last_try", False)
+    kind = body.get("kind")
     if (
         not isinstance(sid, str)
         or not _SESSION_ID.fullmatch(sid)
         or not isinstance(seq, int)
         or isinstance(seq, bool)
         or not isinstance(confirm, bool)
+        or not isinstance(kind, str)
     ):
         return _fail(400, "INPUT", "input.bad_request")
     client, guard = _agent(), _guard()
@@ -232,13 +240,17 @@ def credential() -> tuple[Response, int] | Response:
             return _fail(409, "DUPLICATE", "input.duplicate")
         if snap.state != "awaiting_credential" or snap.credential is None:
             return _fail(409, "BUSY", "input.duplicate")
+        # One credential, one screen: only the entry screen on show now (this very snapshot,
+        # this credential kind) may send; anything older was typed for something else.
+        if seq != snap.seq or snap.credential.kind != kind:
+            return _fail(409, "STALE_SESSION", "stale.title")
         value, key, params = validate_credential(snap.credential.kind, body.get("credential"))
         if value is None:
             return _fail(400, "INPUT", key, **params)
         if snap.credential.needs_confirmation and not confirm:
             return _fail(400, "INPUT", "input.needs_confirmation")
         try:
-            after = client.submit_credential(sid, value, confirm, staff_headers())
+            after = client.submit_credential(sid, value, confirm, kind, seq, staff_headers())
         except AgentUnavailableError:
             return _fail(503, "UNAVAILABLE", "unavailable.title")
         except AgentRequestError as e:

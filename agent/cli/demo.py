@@ -18,6 +18,7 @@ import contextlib
 import http.client
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -33,6 +34,7 @@ from typing import Any
 from agent.service.config import AgentConfig, config_from_mapping
 
 log = logging.getLogger(__name__)
+UNIX_PATH_MAX = 100  # sun_path holds 108 bytes on Linux; stay clear of the edge
 
 # The demo's own staff account (test data, printed with the URLs): a supervisor who may run the
 # number flow, so every staff screen can be tried. A real kiosk starts with none (deploy/README).
@@ -53,6 +55,8 @@ def demo_config(
     """An agent config for the demo: test trust from ``workdir``, private token/audit files."""
     from card.emulator import export_trust
 
+    socket_path = workdir / "agent.sock"
+    use_tcp = port != 0 or len(str(socket_path)) >= UNIX_PATH_MAX
     trust_dir = workdir / "trust"
     trust_dir.mkdir(mode=0o700, exist_ok=True)
     export_trust(trust_dir)
@@ -76,7 +80,15 @@ def demo_config(
             # The demo exists to show every path, including the explicit last-try confirmation.
             "pin": {"allow_last_try": allow_last_try},
             "timeouts": {"credential_s": credential_s, "result_s": result_s},
-            "api": {"host": "127.0.0.1", "port": port, "token_file": str(workdir / "agent.token")},
+            # The kiosk reaches the agent on a Unix socket, as in deploy/ (TCP only when a port
+            # is asked for, or when the work directory's path is too long for a socket name).
+            "api": {
+                "host": "127.0.0.1",
+                "port": port,
+                "token_file": str(workdir / "agent.token"),
+                "socket": "" if use_tcp else str(socket_path),
+                "tcp": use_tcp,
+            },
             "log": {
                 "audit_file": str(workdir / "audit.jsonl"),
                 "hmac_key_file": str(workdir / "audit.key"),
@@ -150,7 +162,8 @@ def wait_for_http(
     timeout_s: float = 20.0,
     proc: subprocess.Popen[Any] | None = None,
 ) -> float:
-    """Poll until ``GET path`` answers 200; return the seconds it took."""
+    """Poll until ``GET path`` answers (any HTTP status: an unpaired request is refused, but
+    the server is up); return the seconds it took."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
         if proc is not None and proc.poll() is not None:
@@ -158,8 +171,8 @@ def wait_for_http(
         conn = http.client.HTTPConnection(host, port, timeout=1.0)
         try:
             conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return time.monotonic() - start
+            conn.getresponse()
+            return time.monotonic() - start
         except OSError:
             time.sleep(0.05)
         finally:
@@ -227,9 +240,10 @@ class KioskProcess:
     Its stderr is forwarded line by line; the announce line tells us it has bound its port.
     """
 
-    def __init__(self, cmd: list[str]) -> None:
+    def __init__(self, cmd: list[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            cmd, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True
+            cmd, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+            env=env,
         )
         self.bound = threading.Event()
         self._forwarder = threading.Thread(target=self._forward, name="kiosk-stderr", daemon=True)
@@ -317,13 +331,21 @@ def _run_demo(host: str, port: int, persona: str, out: Any, started: float,
                       f"--config {rx.config_file})", file=out)
             agent = stack.enter_context(demo_agent(workdir, extra_sections=extra))
             cmd = kiosk_command(agent.url, agent.config.token_path, host, port, True, persona)
-            kiosk = KioskProcess(cmd)
+            # The one-time pairing secret goes to the kiosk process in its environment (only
+            # this user can read it there) and to the person in the printed URL.
+            pairing_secret = secrets.token_urlsafe(32)
+            env = {**os.environ, "MYNA_KIOSK_PAIRING_SECRET": pairing_secret}
+            kiosk = KioskProcess(cmd, env=env)
             try:
                 kiosk.wait_bound(20.0)
                 wait_for_http(host, port, "/", proc=kiosk.proc)
                 elapsed = time.monotonic() - started
                 p = PERSONAS[persona]
-                print(f"myna demo: kiosk screen  http://{host}:{port}/", file=out)
+                print(
+                    f"myna demo: kiosk screen  http://{host}:{port}/pair?s={pairing_secret}",
+                    file=out,
+                )
+                print("           (opening it pairs that browser; it works once)", file=out)
                 print(f"           staff screen  http://{host}:{port}/staff", file=out)
                 print(f"           demo panel    http://{host}:{port}/demo/", file=out)
                 print(

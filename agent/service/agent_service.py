@@ -1,8 +1,8 @@
 """``AgentService``: the long-running agent that wires watcher, session, audit and API (issue 4).
 
 ``AgentService(config, demo_reader=None).start()`` starts the reader watcher thread, the session
-worker thread and the local API (werkzeug ``make_server`` in a thread on 127.0.0.1). The bearer
-token is generated with ``secrets`` at start and written to ``api.token_file`` with mode 0600.
+worker thread and the local API (waitress, ``http_server``: a Unix socket, or 127.0.0.1). The
+bearer token is generated with ``secrets`` at start and written to ``api.token_file`` (0600).
 With a ``demo_reader`` (an ``EmulatedReader``) the watcher watches only that reader and the
 ``/v1/demo/*`` endpoints drive it. ``CardFlowBackend`` is the seam to ``agent.verification.flows``.
 """
@@ -19,12 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
-from agent.service.api import DemoControl, create_api
+from agent.service.api import KEEPALIVE_S, MAX_BODY, DemoControl, create_api
 from agent.service.audit import AuditLog, key_path_for, load_or_create_key
 from agent.service.config import AgentConfig
 from agent.service.events import EventHub
+from agent.service.http_server import ApiServer, tcp_listener, unix_listener
 from agent.service.session import (
     CardSession,
     CredentialStatus,
@@ -43,16 +42,6 @@ from agent.staff import StaffAuthenticator, StaffSession, StaffSessions, StaffSt
 from card.transports import CardConnection, Reader
 
 logger = logging.getLogger(__name__)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """Request lines at DEBUG on our logger instead of werkzeug's coloured INFO lines."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        logger.debug("%s %s -> %s", self.command, self.path.split("?", 1)[0], code)
-
-    def log_error(self, format: str, *args: Any) -> None:
-        logger.debug("http: " + format, *args)
 
 
 def write_token_file(path: Path, token: str) -> None:
@@ -140,7 +129,7 @@ class AgentService:
         demo_reader: Reader | None = None,
         backend: FlowBackend | None = None,
         reader_source: ReaderSource | None = None,
-        keepalive_s: float = 15.0,
+        keepalive_s: float = KEEPALIVE_S,
         hub: EventHub | None = None,
         records: Any = None,
         staff_clock: Callable[[], float] | None = None,
@@ -187,22 +176,24 @@ class AgentService:
             EmulatedDemo(demo_reader, self.watcher) if demo_reader is not None else None
         )
         self.app = create_api(self, keepalive_s=keepalive_s)
-        self._server: BaseWSGIServer | None = None
-        self._server_thread: threading.Thread | None = None
+        self._server: ApiServer | None = None
+        self._tcp_port: int | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> Self:
         write_token_file(self.token_file, self.token)
-        self._server = make_server(self.config.api.host, self.config.api.port, self.app,
-                                   threaded=True, request_handler=_QuietHandler)
-        self._server.daemon_threads = True  # type: ignore[attr-defined] # ThreadedWSGIServer
-        self._server_thread = threading.Thread(target=self._server.serve_forever,
-                                               name="myna-api", daemon=True)
+        api = self.config.api
+        if self.socket_path is not None:
+            sock = unix_listener(self.socket_path, api.socket_group)
+        else:
+            sock = tcp_listener(api.host, api.port)
+            self._tcp_port = int(sock.getsockname()[1])
+        self._server = ApiServer(self.app, sock, MAX_BODY)
         if self.records is not None:
             self.records.start()
         self.controller.start()
         self.watcher.start()
-        self._server_thread.start()
+        self._server.start()
         threading.Thread(target=self._sweep_staff, name="myna-staff", daemon=True).start()
         threading.Thread(target=self._warm_up, name="myna-warm-up", daemon=True).start()
         logger.info("agent listening on %s (token file %s)", self.url, self.token_file)
@@ -216,10 +207,9 @@ class AgentService:
             self.records.stop()
         self.hub.close()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._server_thread is not None:
-            self._server_thread.join(5)
+            self._server.close()
+        if self.socket_path is not None:
+            self.socket_path.unlink(missing_ok=True)
         logger.info("agent stopped")
 
     def __enter__(self) -> Self:
@@ -238,12 +228,25 @@ class AgentService:
             logger.warning("verifier not ready: %s", type(e).__name__)
 
     @property
+    def socket_path(self) -> Path | None:
+        return Path(self.config.api.socket).expanduser() if self.config.api.socket else None
+
+    @property
     def url(self) -> str:
+        """The API's URL for the kiosk: the Unix socket when there is one, else TCP."""
         if self._server is None:
             raise RuntimeError("service not started")
+        if self.socket_path is not None:
+            return f"unix://{self.socket_path}"
+        return self.tcp_url
+
+    @property
+    def tcp_url(self) -> str:
+        if self._tcp_port is None:
+            raise RuntimeError("the API is not on TCP")
         host = self.config.api.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self._server.server_port}"
+        return f"http://{host}:{self._tcp_port}"
 
     def snapshot(self) -> dict[str, Any]:
         return self.controller.snapshot()

@@ -1,6 +1,8 @@
 """The agent's local JSON API and live events for the kiosk UI (issue 4 §3, docs/architecture.md).
 
-``create_api(service)`` is the one place the Flask app is built. Every request needs
+``create_api(service)`` is the one place the Flask app is built. Every request must name the
+agent by a loopback name and its own port in ``Host`` (a DNS-rebound name is refused), must not
+come from a browser page of another origin (``Origin``, ``Sec-Fetch-Site``), and needs
 ``Authorization: Bearer <token>`` (constant-time comparison); bodies are at most 4 KiB (413),
 must be a JSON object (400) with only the documented fields (400). Refused requests change
 nothing. ``/v1/events`` streams snapshots as Server-Sent Events: the first event is the current
@@ -27,14 +29,16 @@ from agent.service.session import (
     FlowNotEnabledError,
     SessionController,
     StaffRequiredError,
+    StaleScreenError,
 )
 from agent.service.staff_api import StaffHost, current_staff, register_staff_routes
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 4096
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_FIELD = 128
-KEEPALIVE_S = 15.0
+KEEPALIVE_S = 5.0  # well inside any relay's or proxy's read timeout
 
 
 class DemoControl(Protocol):
@@ -65,6 +69,28 @@ def _error(status: int, code: str, message: str) -> Response:
     return _json({"error": {"code": code, "message": message}}, status)
 
 
+def _foreign_request() -> bool:
+    """True unless the request names this agent (loopback name, own port) and no other origin.
+
+    The agent's only client is the kiosk server, which sends no ``Origin``; a browser's
+    request always carries one, or at least ``Sec-Fetch-Site``, so either must say it is this
+    very origin.
+    """
+    host = request.headers.get("Host", "").lower()
+    port = str(request.environ.get("SERVER_PORT", ""))
+    names = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+    if port == "80":  # HTTP clients leave the default port out of Host
+        names.update(LOOPBACK_NAMES)
+    if not port.isdigit():  # the Unix socket (its path): clients name it "localhost"
+        names = {"localhost"}
+    if host not in names:
+        return True
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != "http://" + host:
+        return True
+    return request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin"
+
+
 def _body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...]) -> dict[str, Any]:
     """Read, bound and strictly check the JSON object body of this request."""
     length = request.content_length
@@ -78,7 +104,8 @@ def _body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...]
         raise ApiError(413, "TOO_LARGE", f"request body larger than {MAX_BODY} bytes")
     try:
         data = json.loads(raw.decode("utf-8")) if raw else {}
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        # RecursionError: nested deeper than the interpreter's limit; still only bad JSON.
         raise ApiError(400, "BAD_REQUEST", "body is not valid JSON") from e
     if not isinstance(data, dict):
         raise ApiError(400, "BAD_REQUEST", "body must be a JSON object")
@@ -119,6 +146,8 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
 
     @app.before_request
     def authenticate() -> Response | None:
+        if _foreign_request():
+            return _error(403, "FOREIGN_ORIGIN", "not this agent's host or origin")
         given = request.headers.get("Authorization", "").encode("utf-8", "replace")
         if not hmac.compare_digest(given, expected):
             return _error(401, "UNAUTHORIZED", "missing or wrong token")
@@ -142,6 +171,10 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
     def staff_required(e: StaffRequiredError) -> Response:
         return _error(403, e.code, str(e))
 
+    @app.errorhandler(StaleScreenError)
+    def stale_screen(e: StaleScreenError) -> Response:
+        return _error(409, "STALE_SESSION", str(e))
+
     @app.errorhandler(FlowNotEnabledError)
     def flow_disabled(e: FlowNotEnabledError) -> Response:
         return _error(400, "FLOW_DISABLED", "that flow is not enabled on this kiosk")
@@ -156,20 +189,35 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
 
     @app.get("/v1/events")
     def events() -> Response:
+        if request.method == "HEAD":  # headers only: a stream nobody reads must hold no slot
+            return Response(mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
         try:
             sub = controller.subscribe()
         except TooManySubscribersError:
             return _error(503, "BUSY", "too many event streams")
 
+        # waitress tells a stream its client has gone (it keeps reading the connection): the
+        # slot is freed within a second instead of at the next failed write.
+        gone: Callable[[], bool] = request.environ.get(
+            "waitress.client_disconnected", lambda: False)
+
         def stream() -> Iterator[str]:
             try:
                 yield "retry: 1000\n\n"
+                quiet = 0.0
                 while True:
+                    tick = min(1.0, keepalive_s)
                     try:
-                        snap = sub.get(timeout=keepalive_s)
+                        snap = sub.get(timeout=tick)
                     except queue.Empty:
-                        yield ": keepalive\n\n"
+                        if gone():
+                            return
+                        quiet += tick
+                        if quiet >= keepalive_s:
+                            quiet = 0.0
+                            yield ": keepalive\n\n"
                         continue
+                    quiet = 0.0
                     if snap is None:
                         return
                     yield f"event: snapshot\ndata: {json.dumps(snap, ensure_ascii=False)}\n\n"
@@ -188,11 +236,11 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
 
     @app.post("/v1/credential")
     def credential() -> Response:
-        data = _body({"session_id": str, "credential": str, "confirm_last_try": bool},
-                     ("session_id", "credential"))
+        data = _body({"session_id": str, "credential": str, "confirm_last_try": bool,
+                      "kind": str, "seq": int}, ("session_id", "credential"))
         snap = controller.submit_credential(
             data.pop("session_id"), data.pop("credential"), bool(data.get("confirm_last_try")),
-            staff=current_staff(host))
+            staff=current_staff(host), kind=data.get("kind"), seq=data.get("seq"))
         data.clear()  # design §2: nothing here keeps the credential
         return _json(snap, 202)
 

@@ -75,6 +75,14 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = 8765
     token_file: str = "~/.local/state/myna/agent.token"  # noqa: S105 - a path
+    # A Unix-domain socket (mode 0600, in a directory only the agent's user may enter): no other
+    # local user can reach it or take its place. TCP on loopback (tcp = true, no socket) is for
+    # development.
+    socket: str = ""
+    # With the kiosk server running as its own user, the one group (besides the agent's user)
+    # allowed to connect: the socket becomes 0660 and its directory 0750, both of this group.
+    socket_group: str = ""
+    tcp: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +296,12 @@ def _check(c: AgentConfig) -> None:
         raise ConfigError("api.port", "must be between 0 and 65535 (0 = any free port)")
     if not c.api.token_file:
         raise ConfigError("api.token_file", "must not be empty")
+    if c.api.tcp == bool(c.api.socket):
+        raise ConfigError("api.tcp", "the API listens on one of: api.socket, or TCP (tcp = true)")
+    if c.api.socket and not Path(c.api.socket).expanduser().is_absolute():
+        raise ConfigError("api.socket", "must be an absolute path")
+    if c.api.socket_group and not c.api.socket:
+        raise ConfigError("api.socket_group", "needs api.socket")
     if not c.log.hmac_key_file:
         raise ConfigError("log.hmac_key_file", "must not be empty")
     if c.log.level.upper() not in ("TRAFFIC", "DEBUG", "INFO", "WARNING", "ERROR"):

@@ -35,6 +35,7 @@ from agent.service.session_model import (
     SessionState,
     StaffCaller,
     StaffRequiredError,
+    StaleScreenError,
     StepCallback,
 )
 from agent.verification.errors import ErrorCode, error_code_for
@@ -55,6 +56,7 @@ __all__ = [
     "SessionController",
     "SessionState",
     "StaffRequiredError",
+    "StaleScreenError",
     "StepCallback",
 ]
 
@@ -93,6 +95,7 @@ class SessionController:
         self._abort = threading.Event()
         self._thread: threading.Thread | None = None
         self._seq = 0
+        self._credential_seq = 0  # seq of the snapshot that asked for the current credential
         self._state = SessionState.NO_READER
         self._known_readers: set[str] = set()
         self._cards: set[str] = set()
@@ -148,29 +151,29 @@ class SessionController:
             raise FlowNotEnabledError(flow)
         _check_staff(flow, staff)
         with self._lock:
+            # The flow belongs to the screen that started the tap: a card in use keeps its flow
+            # (and its credential kind) until it is gone, whichever page asks.
+            if flow != self._flow and self._state not in (SessionState.IDLE,
+                                                          SessionState.NO_READER):
+                raise BusyError(f"cannot change flow in state {self._state}")
             if staff is not None and flow in STAFF_FLOWS:
                 # Taps of this staff flow are this member's checks, even one that fails
                 # before any credential (a blocked card) still names who ran it.
                 self._flow_staff = (staff.staff_id, staff.ref)
-            if self._state not in (SessionState.IDLE, SessionState.NO_READER,
-                                   SessionState.AWAITING_CREDENTIAL):
-                raise BusyError(f"cannot change flow in state {self._state}")
             if flow == self._flow:
                 return self._snapshot
             self._flow = flow
-            if self._state is SessionState.AWAITING_CREDENTIAL and self._session is not None:
-                # A different flow uses a different AP and credential: identify again.
-                self._session.flow = flow
-                self._session.error = None
-                self._set_state(SessionState.CARD_PRESENT)
-                self._commands.put(("identify", self._session.session_id))
-            else:
-                self._publish()
+            self._publish()
             return self._snapshot
 
     def submit_credential(self, session_id: str, credential: str, confirm: bool,
-                          staff: StaffCaller | None = None) -> dict[str, Any]:
-        """Accept one credential for the waiting session; the flow runs on the worker thread."""
+                          staff: StaffCaller | None = None, kind: str | None = None,
+                          seq: int | None = None) -> dict[str, Any]:
+        """Accept one credential for the waiting session; the flow runs on the worker thread.
+
+        ``kind`` and ``seq`` are what the entry screen rendered: a credential typed for another
+        kind, or on a screen older than the current request, never reaches the card.
+        """
         with self._lock:
             s = self._session
             if (s is None or s.session_id != session_id
@@ -179,6 +182,10 @@ class SessionController:
             _check_staff(s.flow, staff)
             if staff is not None:
                 s.staff_id, s.staff_session = staff.staff_id, staff.ref
+            if kind is not None and (s.credential is None or s.credential.kind != kind):
+                raise StaleScreenError("the credential was typed for another kind")
+            if seq is not None and not self._credential_seq <= seq <= self._seq:
+                raise StaleScreenError("the credential comes from an older entry screen")
             self._pending_credential = (credential, confirm)
             s.error = None
             s.steps = []
@@ -295,6 +302,8 @@ class SessionController:
             limit = self._time_limit(state)
             self._deadline = None if limit is None else self._clock() + limit
             self._publish()
+            if state is SessionState.AWAITING_CREDENTIAL:
+                self._credential_seq = self._seq
 
     def _time_limit(self, state: SessionState) -> float | None:
         t = self._config.timeouts

@@ -105,6 +105,11 @@ class BusyError(Exception):
     code = ErrorCode.BUSY
 
 
+class StaleScreenError(BusyError):
+    """A credential from an entry screen that is not the one on show now: another kind, or a
+    snapshot older than the current credential request (HTTP 409, code STALE_SESSION)."""
+
+
 class FlowNotEnabledError(Exception):
     code = ErrorCode.FLOW_DISABLED
 

@@ -287,6 +287,11 @@
       : t("record.visual_pending");
     $("rec-visual").className = record.visualAt ? "done" : "pending";
   }
+  function purgeTyped() {
+    entry.value = ""; entry.confirmB = false;
+    $("confirmb-number").textContent = "";
+    $("entry-display").textContent = "\u00a0";
+  }
   function clearResult() {
     if ($("record")) {
       record = { session: null, at: 0, visualAt: 0 };
@@ -420,7 +425,7 @@
     }
     entry.sending = true;
     $("entry-ok").disabled = true; $("confirmb-send").disabled = true;
-    var body = { session_id: snap.session_id, seq: snap.seq, credential: entry.value,
+    var body = { session_id: snap.session_id, seq: snap.seq, kind: cred.kind, credential: entry.value,
       confirm_last_try: !!(cred.needs_confirmation && entry.confirmed) };
     entry.value = "";            // the credential does not stay in page memory once sent
     post("/api/credential", body).then(function (r) {
@@ -481,10 +486,15 @@
     if (!snap) { return; }
     $("test-banner").hidden = !snap.test_trust;
     document.body.classList.toggle("test-trust", !!snap.test_trust);
-    if (snap.state !== "result") { clearResult(); }
+    // Identity and typed credentials leave the page with their screen, and when the agent is
+    // unreachable (the overlay covers them: they must not stay hidden underneath).
+    if (snap.state !== "result" || overlay) { clearResult(); }
+    if (snap.state !== "awaiting_credential" || overlay) { purgeTyped(); }
     if (overlay) { show(overlay); return; }
+    // Only the page on show asks for its flow (a hidden tab must not flip the agent back), and
+    // only while no card is in use: the flow of a tap belongs to the page that started it.
     if (WANT_FLOW && snap.flow && snap.flow !== WANT_FLOW && flowRequested !== snap.seq &&
-        (snap.state === "idle" || snap.state === "awaiting_credential")) {
+        !document.hidden && (snap.state === "idle" || snap.state === "no_reader")) {
       flowRequested = snap.seq;
       post("/api/flow", { flow: WANT_FLOW });
     }
@@ -495,7 +505,7 @@
       choice.hidden = (snap.flows_enabled || []).indexOf("number") < 0;
       choice.querySelectorAll("button").forEach(function (b) {
         b.setAttribute("aria-pressed", b.dataset.flow === WANT_FLOW ? "true" : "false");
-        b.disabled = !(snap.state === "idle" || snap.state === "awaiting_credential" || snap.state === "no_reader");
+        b.disabled = !(snap.state === "idle" || snap.state === "no_reader");
       });
     }
     var st = snap.state;
@@ -630,6 +640,7 @@
         if (allowed.indexOf(c) >= 0) { typeChar(c); e.preventDefault(); }
       }
     });
+    document.addEventListener("visibilitychange", function () { flowRequested = -1; render(); });
     connect();
   });
 })();

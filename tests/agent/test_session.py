@@ -10,7 +10,7 @@ import pytest
 from test_session_rig import FakeBackend, FakeReader, Rig, make_config
 
 from agent.service.audit import AuditLog
-from agent.service.session import BusyError
+from agent.service.session import BusyError, StaleScreenError
 from agent.verification.errors import ErrorCode
 from card.errors import NoReaderError
 
@@ -207,12 +207,36 @@ def test_cancel_purges(rig: Rig):
         rig.controller.cancel(sid)
 
 
-def test_flow_change_reidentifies(rig: Rig):
+def test_a_credential_typed_on_another_screen_never_reaches_the_card(rig: Rig):
     rig.reader.insert()
-    rig.wait("awaiting_credential")
-    snap = rig.controller.set_flow("auth")
-    assert snap["flow"] == "auth"
-    snap = rig.wait("awaiting_credential", flow="auth")
+    snap = rig.wait("awaiting_credential")
+    sid, kind, seq = snap["session_id"], snap["credential"]["kind"], snap["seq"]
+    other = "match_b" if kind != "match_b" else "sign_password"
+    with pytest.raises(StaleScreenError):
+        rig.controller.submit_credential(sid, "12345678901234", False, kind=other, seq=seq)
+    with pytest.raises(StaleScreenError):  # a screen older than this credential request
+        rig.controller.submit_credential(sid, "PASS123", False, kind=kind, seq=seq - 1)
+    with pytest.raises(StaleScreenError):  # a screen the agent never showed
+        rig.controller.submit_credential(sid, "PASS123", False, kind=kind, seq=seq + 1)
+    assert rig.backend.sent == []
+    assert rig.controller.snapshot()["state"] == "awaiting_credential"
+    rig.controller.submit_credential(sid, "PASS123", False, kind=kind, seq=seq)
+    rig.wait("result")
+    assert rig.backend.sent == [1]
+
+
+def test_flow_changes_only_when_no_card_is_in_use(rig: Rig):
+    """The flow belongs to the screen that started the tap: another page cannot switch it (and
+    with it the credential kind) under a card in use; once the card is gone it can."""
+    rig.reader.insert()
+    waiting = rig.wait("awaiting_credential")
+    with pytest.raises(BusyError):
+        rig.controller.set_flow("auth")
+    assert rig.controller.snapshot()["flow"] == waiting["flow"]
+    assert rig.controller.snapshot()["credential"] == waiting["credential"]
+    rig.reader.remove()
+    rig.wait("idle")
+    assert rig.controller.set_flow("auth")["flow"] == "auth"
 
 
 def test_reader_service_failure_then_recovery(rig: Rig):

@@ -23,6 +23,7 @@ from agent.service.agent_service import AgentService, CardFlowBackend
 from agent.service.config import ConfigError
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, service_config
+from tests.kiosk_ui.helpers import PAIRING_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTS = ["/v1/flow", "/v1/credential", "/v1/cancel", "/v1/demo/insert", "/v1/demo/remove",
@@ -62,6 +63,9 @@ def agent(tmp_path_factory: pytest.TempPathFactory, trust_dir: Path) -> Iterator
     svc = AgentService(config, demo_reader=EmulatedReader("sec"),
                        backend=CardFlowBackend(config, at=lambda: AT))
     svc.start()
+    deadline = time.monotonic() + 10
+    while svc.snapshot()["state"] != "idle" and time.monotonic() < deadline:
+        time.sleep(0.01)  # the watcher's first look at the reader settles the state
     yield svc
     svc.stop()
 
@@ -100,7 +104,20 @@ def test_agent_refuses_oversized_bodies(agent: AgentService, size: int) -> None:
         status, data = request(port_of(agent), "POST", path, body, {
             "Authorization": f"Bearer {agent.token}", "Content-Type": "application/json"})
         assert status == 413, (path, status)
-        assert json.loads(data)["error"]["code"] == "TOO_LARGE"
+        # Far over the limit, the HTTP server itself refuses before reading (plain text).
+        assert data.startswith(b"Request Entity Too Large") or json.loads(data)["error"][
+            "code"] == "TOO_LARGE"
+
+
+def test_agent_refuses_oversized_chunked_bodies(agent: AgentService) -> None:
+    for size in (4097, 64 * 1024):
+        conn = http.client.HTTPConnection("127.0.0.1", port_of(agent), timeout=10)
+        conn.request("POST", "/v1/flow", body=iter([b'{"flow": "', b"a" * size, b'"}']),
+                     headers={"Authorization": f"Bearer {agent.token}",
+                              "Content-Type": "application/json"}, encode_chunked=True)
+        status = conn.getresponse().status
+        conn.close()
+        assert status == 413, size
 
 
 def test_agent_listens_on_loopback_only(agent: AgentService, tmp_path: Path,
@@ -152,22 +169,36 @@ def kiosk(agent: AgentService) -> Iterator[int]:
 
     from kiosk_ui import create_app
 
-    app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN": agent.token, "DEMO": True})
+    app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN": agent.token, "DEMO": True,
+                      "PAIRING_SECRET": PAIRING_SECRET})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+    conn.request("GET", "/pair?s=" + PAIRING_SECRET)
+    _PAIR_COOKIES[server.server_port] = conn.getresponse().getheader("Set-Cookie", "").split(
+        ";", 1)[0]
+    conn.close()
     yield server.server_port
     server.shutdown()
     server.server_close()
 
 
+_PAIR_COOKIES: dict[int, str] = {}  # kiosk port -> the paired browser's cookie
+
+
+def paired(port: int) -> dict[str, str]:
+    """Headers of the kiosk's paired browser."""
+    return {"Cookie": _PAIR_COOKIES[port]}
+
+
 def kiosk_session(port: int) -> tuple[str, str]:
-    """(cookie, csrf token) from the kiosk page."""
+    """(cookies, csrf token) of the paired browser's kiosk page."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/")
+    conn.request("GET", "/", headers=paired(port))
     resp = conn.getresponse()
     html = resp.read().decode()
-    cookie = resp.getheader("Set-Cookie", "").split(";", 1)[0]
+    cookie = _PAIR_COOKIES[port] + "; " + resp.getheader("Set-Cookie", "").split(";", 1)[0]
     conn.close()
     m = re.search(r'name="csrf-token" content="([^"]+)"', html)
     assert m and cookie, html[:300]
@@ -189,7 +220,8 @@ def test_kiosk_posts_need_the_csrf_token(kiosk: int) -> None:
                                 {"Content-Type": "application/json", **headers})
             assert status == 403, (path, headers.keys(), status)
     status, _ = request(kiosk, "POST", "/api/flow", body, {
-        "Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": token})
+        "Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": token,
+        "Origin": f"http://127.0.0.1:{kiosk}"})
     assert status != 403
 
 
@@ -197,7 +229,8 @@ def test_kiosk_refuses_oversized_bodies(kiosk: int) -> None:
     cookie, token = kiosk_session(kiosk)
     body = b'{"flow": "' + b"a" * (64 * 1024) + b'"}'
     status, _ = request(kiosk, "POST", "/api/flow", body, {
-        "Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": token})
+        "Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": token,
+        "Origin": f"http://127.0.0.1:{kiosk}"})
     assert status == 413
 
 
@@ -211,21 +244,22 @@ TRAVERSALS = ["/static/../../pyproject.toml", "/static/..%2f..%2fpyproject.toml"
 
 @pytest.mark.parametrize("path", TRAVERSALS)
 def test_kiosk_static_path_traversal(kiosk: int, path: str) -> None:
-    status, body = request(kiosk, "GET", path)
+    status, body = request(kiosk, "GET", path, headers=paired(kiosk))
     if status == 308:  # werkzeug merges '//' with a redirect: follow it once
         conn = http.client.HTTPConnection("127.0.0.1", kiosk, timeout=10)
-        conn.request("GET", path)
+        conn.request("GET", path, headers=paired(kiosk))
         location = conn.getresponse().getheader("Location", "")
         conn.close()
         assert location.split("/", 3)[-1].startswith("static/"), location
-        status, body = request(kiosk, "GET", "/" + location.split("/", 3)[-1])
+        status, body = request(kiosk, "GET", "/" + location.split("/", 3)[-1],
+                               headers=paired(kiosk))
     assert status == 404, (path, status)
     for secret in (b"[project]", b"root:", b"def create_app", b"import "):
         assert secret not in body, path
 
 
 def test_kiosk_static_files_still_served(kiosk: int) -> None:
-    status, body = request(kiosk, "GET", "/static/demo.css")
+    status, body = request(kiosk, "GET", "/static/demo.css", headers=paired(kiosk))
     assert status == 200 and body
 
 

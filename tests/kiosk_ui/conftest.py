@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from kiosk_ui import create_app
 from tests.kiosk_ui.fake_agent import TOKEN, FakeAgent
+from tests.kiosk_ui.helpers import PAIRING_SECRET, paired_client
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -35,13 +36,19 @@ def fake_agent() -> Iterator[FakeAgent]:
 @pytest.fixture
 def app(fake_agent: FakeAgent) -> Flask:
     return create_app(
-        {"TESTING": True, "AGENT_URL": fake_agent.url, "AGENT_TOKEN": TOKEN, "DEMO": True}
+        {
+            "TESTING": True,
+            "AGENT_URL": fake_agent.url,
+            "AGENT_TOKEN": TOKEN,
+            "DEMO": True,
+            "PAIRING_SECRET": PAIRING_SECRET,
+        }
     )
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return paired_client(app)
 
 
 @pytest.fixture(scope="session")

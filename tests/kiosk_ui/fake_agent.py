@@ -283,17 +283,17 @@ class FakeAgent:
         @app.post("/v1/demo/insert")
         def demo_insert() -> Any:
             self.insert(request.get_json()["persona"])
-            return jsonify({"ok": True})
+            return jsonify(self.snapshot())  # as the real agent answers
 
         @app.post("/v1/demo/remove")
         def demo_remove() -> Any:
             self.remove()
-            return jsonify({"ok": True})
+            return jsonify(self.snapshot())  # as the real agent answers
 
         @app.post("/v1/demo/fault")
         def demo_fault() -> Any:
             self.remove_after = request.get_json().get("remove_after_apdus")
-            return jsonify({"ok": True})
+            return jsonify(self.snapshot())  # as the real agent answers
 
         @app.get("/v1/demo/personas")
         def demo_personas() -> Any:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
+
+PAIRING_SECRET = "test-pairing-secret-0123456789"  # noqa: S105 - a test value
 
 
 def csrf(client: FlaskClient) -> str:
@@ -24,3 +27,11 @@ def staff_sign_in(page: Any, staff_id: str = "demo", password: str | None = None
     page.fill("#staff-password", password or DEMO_STAFF_PASSWORD)
     page.press("#staff-password", "Enter")
     page.wait_for_function("() => document.body.dataset.staff === 'signed-in'")
+
+
+def paired_client(app: Flask) -> FlaskClient:
+    """A test client that is the kiosk's paired browser (the app has ``PAIRING_SECRET``)."""
+    c = app.test_client()
+    c.environ_base["HTTP_ORIGIN"] = "http://localhost"  # what the kiosk page's own fetch sends
+    assert c.get("/pair?s=" + PAIRING_SECRET).status_code == 303
+    return c

@@ -24,12 +24,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(port: int, path: str) -> tuple[int, bytes]:
+def _get(port: int, path: str, cookie: str = "") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def _pair(port: int, path: str) -> str:
+    """Open the printed pairing URL as the browser would; return the pairing cookie."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         conn.request("GET", path)
         r = conn.getresponse()
-        return r.status, r.read()
+        r.read()
+        assert r.status == 303
+        return r.getheader("Set-Cookie", "").split(";", 1)[0]
     finally:
         conn.close()
 
@@ -55,12 +68,16 @@ def test_myna_demo_serves_and_stops_on_ctrl_c() -> None:
     )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
-        assert f"http://127.0.0.1:{port}/" in line
-        status, body = _get(port, "/")
+        assert f"http://127.0.0.1:{port}/pair?s=" in line
+        pair_path = line.split(f"http://127.0.0.1:{port}", 1)[1].strip()
+        assert _get(port, "/")[0] == 403  # no browser is served before it pairs
+        cookie = _pair(port, pair_path)
+        status, body = _get(port, "/", cookie)
         assert status == 200 and b'<h1 data-i18n="idle.title">' in body
-        assert _get(port, "/demo/")[0] == 200
-        status, body = _get(port, "/api/state")
+        assert _get(port, "/demo/", cookie)[0] == 200
+        status, body = _get(port, "/api/state", cookie)
         assert status == 200 and b'"demo":true' in body
+        assert _get(port, pair_path)[0] == 403  # the printed secret is spent
     finally:
         proc.send_signal(signal.SIGINT)
         try:

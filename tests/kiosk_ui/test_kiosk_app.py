@@ -27,7 +27,7 @@ from kiosk_ui.viewmodel import (
     view,
 )
 from tests.kiosk_ui.fake_agent import TOKEN, FakeAgent
-from tests.kiosk_ui.helpers import csrf
+from tests.kiosk_ui.helpers import PAIRING_SECRET, csrf, paired_client
 
 
 def _wait_state(agent: FakeAgent, state: str, timeout: float = 3.0) -> None:
@@ -43,6 +43,11 @@ def _post(client: FlaskClient, url: str, body: dict, token: str | None) -> tuple
     headers = {"X-CSRF-Token": token} if token is not None else {}
     r = client.post(url, data=json.dumps(body), content_type="application/json", headers=headers)
     return r.status_code, r.get_json() or {}
+
+
+def _kind(state: dict) -> str:
+    """The credential kind the entry screen of ``state`` renders (sent back with the value)."""
+    return str(state["credential"]["kind"])
 
 
 def _entry(client: FlaskClient) -> dict:
@@ -125,7 +130,12 @@ def test_bad_credentials_never_reach_the_agent(client: FlaskClient, fake_agent: 
         status, body = _post(
             client,
             "/api/credential",
-            {"session_id": st["session_id"], "seq": st["seq"], "credential": bad},
+            {
+                "session_id": st["session_id"],
+                "seq": st["seq"],
+                "kind": _kind(st),
+                "credential": bad,
+            },
             tok,
         )
         assert status == 400 and body["code"] == "INPUT"
@@ -135,6 +145,7 @@ def test_bad_credentials_never_reach_the_agent(client: FlaskClient, fake_agent: 
         {
             "session_id": st["session_id"],
             "seq": st["seq"],
+            "kind": _kind(st),
             "credential": "MYNA2026",
             "extra": "x" * 9000,
         },
@@ -154,7 +165,12 @@ def test_13_digit_match_b_is_refused_before_the_agent(
     status, body = _post(
         client,
         "/api/credential",
-        {"session_id": st["session_id"], "seq": st["seq"], "credential": "5502172035228"},
+        {
+            "session_id": st["session_id"],
+            "seq": st["seq"],
+            "kind": _kind(st),
+            "credential": "5502172035228",
+        },
         tok,
     )
     assert (
@@ -169,7 +185,12 @@ def test_repeated_submit_sends_one_credential(client: FlaskClient, fake_agent: F
     tok = csrf(client)
     fake_agent.insert("yamada-taro")
     st = _entry(client)
-    body = {"session_id": st["session_id"], "seq": st["seq"], "credential": "WRONG1"}
+    body = {
+        "session_id": st["session_id"],
+        "seq": st["seq"],
+        "kind": _kind(st),
+        "credential": "WRONG1",
+    }
     assert _post(client, "/api/credential", body, tok)[0] == 202
     _wait_state(fake_agent, "awaiting_credential")  # the wrong password came back quickly
     status, answer = _post(client, "/api/credential", body, tok)  # the same screen, submitted again
@@ -195,14 +216,24 @@ def test_stale_session_is_refused(client: FlaskClient, fake_agent: FakeAgent) ->
     status, body = _post(
         client,
         "/api/credential",
-        {"session_id": "old-session", "seq": st["seq"], "credential": "MYNA2026"},
+        {
+            "session_id": "old-session",
+            "seq": st["seq"],
+            "kind": _kind(st),
+            "credential": "MYNA2026",
+        },
         tok,
     )
     assert status == 409 and body["code"] == "STALE_SESSION"
     status, body = _post(
         client,
         "/api/credential",
-        {"session_id": st["session_id"], "seq": st["seq"] + 50, "credential": "MYNA2026"},
+        {
+            "session_id": st["session_id"],
+            "seq": st["seq"] + 50,
+            "kind": _kind(st),
+            "credential": "MYNA2026",
+        },
         tok,
     )
     assert status == 409 and body["code"] == "STALE_SESSION"
@@ -214,7 +245,12 @@ def test_last_try_needs_confirmation(client: FlaskClient, fake_agent: FakeAgent)
     fake_agent.insert("sign-pin-1-left")
     st = _entry(client)
     assert st["credential"]["needs_confirmation"] is True
-    body = {"session_id": st["session_id"], "seq": st["seq"], "credential": "MYNA2026"}
+    body = {
+        "session_id": st["session_id"],
+        "seq": st["seq"],
+        "kind": _kind(st),
+        "credential": "MYNA2026",
+    }
     status, answer = _post(client, "/api/credential", body, tok)
     assert status == 400 and answer["message_key"] == "input.needs_confirmation"
     assert fake_agent.verify_count == 0
@@ -222,8 +258,15 @@ def test_last_try_needs_confirmation(client: FlaskClient, fake_agent: FakeAgent)
 
 
 def test_agent_down_gives_503(fake_agent: FakeAgent) -> None:
-    app = create_app({"TESTING": True, "AGENT_URL": "http://127.0.0.1:9", "AGENT_TOKEN": TOKEN})
-    c = app.test_client()
+    app = create_app(
+        {
+            "TESTING": True,
+            "AGENT_URL": "http://127.0.0.1:9",
+            "AGENT_TOKEN": TOKEN,
+            "PAIRING_SECRET": PAIRING_SECRET,
+        }
+    )
+    c = paired_client(app)
     r = c.get("/api/state")
     assert r.status_code == 503 and r.get_json()["code"] == "UNAVAILABLE"
 
@@ -456,5 +499,12 @@ def test_demo_fault_validation(client: FlaskClient, fake_agent: FakeAgent) -> No
 
 
 def test_demo_panel_absent_without_demo(fake_agent: FakeAgent) -> None:
-    app = create_app({"TESTING": True, "AGENT_URL": fake_agent.url, "AGENT_TOKEN": TOKEN})
-    assert app.test_client().get("/demo/").status_code == 404
+    app = create_app(
+        {
+            "TESTING": True,
+            "AGENT_URL": fake_agent.url,
+            "AGENT_TOKEN": TOKEN,
+            "PAIRING_SECRET": PAIRING_SECRET,
+        }
+    )
+    assert paired_client(app).get("/demo/").status_code == 404

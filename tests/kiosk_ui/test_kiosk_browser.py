@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.kiosk_ui.helpers import staff_sign_in
+from tests.kiosk_ui.helpers import PAIRING_SECRET, staff_sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -65,7 +66,12 @@ def stack(tmp_path: Path, agent_config: dict[str, Any]) -> Iterator[Stack]:
 
     with demo_agent(tmp_path, **agent_config) as agent:
         app = create_app(
-            {"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(agent.config.token_path), "DEMO": True}
+            {
+                "AGENT_URL": agent.url,
+                "AGENT_TOKEN_FILE": str(agent.config.token_path),
+                "DEMO": True,
+                "PAIRING_SECRET": PAIRING_SECRET,
+            }
         )
         srv = make_server("127.0.0.1", 0, app, threaded=True)
         srv.daemon_threads = True
@@ -85,9 +91,15 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
         "request",
         lambda r: None if r.url.startswith((stack.base_url, "data:")) else external.append(r.url),
     )
+    pair(pg, stack.base_url)
     yield pg
     ctx.close()
     assert external == []  # the kiosk never reaches outside its own server
+
+
+def pair(page: Any, base_url: str) -> None:
+    """Make this browser context the kiosk's paired browser, as the launcher's URL does."""
+    page.goto(f"{base_url}/pair?s={PAIRING_SECRET}")
 
 
 def wait_screen(page: Any, name: str) -> None:
@@ -99,11 +111,19 @@ def type_keys(page: Any, text: str) -> None:
         page.click(f"#pad [data-key='{ch}']")
 
 
+def wait_flow(stack: Stack, flow: str) -> None:
+    """Until the page on show has set its flow (it asks while idle; a tap keeps its flow)."""
+    deadline = time.monotonic() + 10
+    while stack.agent.service.snapshot()["flow"] != flow and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def open_kiosk(page: Any, stack: Stack, path: str = "/") -> None:
     page.goto(stack.base_url + path)
     if path == "/staff":
         staff_sign_in(page)  # the staff flows run only for a signed-in member of staff
     wait_screen(page, "idle")
+    wait_flow(stack, "face" if path == "/staff" else "sign")
 
 
 def enter_password(page: Any, password: str) -> None:
@@ -160,7 +180,8 @@ def test_happy_sign_flow(page: Any, stack: Stack, caplog: pytest.LogCaptureFixtu
     # Nothing about the person in URLs, cookies or browser storage.
     assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
     cookies = page.context.cookies()
-    assert [c["name"] for c in cookies] == ["kiosk_csrf"] and all(c["httpOnly"] for c in cookies)
+    assert sorted(c["name"] for c in cookies) == ["kiosk_csrf", "kiosk_paired"]
+    assert all(c["httpOnly"] and c["sameSite"] == "Strict" for c in cookies)
     assert page.url == stack.base_url + "/"
     stack.remove()
     wait_screen(page, "idle")  # removal clears the screen at once
@@ -342,7 +363,7 @@ def test_double_submit_and_overlong_password_send_one_verify(page: Any, stack: S
           const tok = document.querySelector('meta[name=csrf-token]').content;
           const r = await fetch('/api/credential', {method: 'POST',
             headers: {'Content-Type': 'application/json', 'X-CSRF-Token': tok},
-            body: JSON.stringify({session_id: s.session_id, seq: s.seq,
+            body: JSON.stringify({session_id: s.session_id, seq: s.seq, kind: s.credential.kind,
                                   credential: 'A'.repeat(40)})});
           return r.status; }"""
     )
@@ -359,7 +380,8 @@ def test_double_submit_and_overlong_password_send_one_verify(page: Any, stack: S
           const tok = document.querySelector('meta[name=csrf-token]').content;
           const send = () => fetch('/api/credential', {method: 'POST',
             headers: {'Content-Type': 'application/json', 'X-CSRF-Token': tok},
-            body: JSON.stringify({session_id: s.session_id, seq: s.seq, credential: 'WRONG2'})});
+            body: JSON.stringify({session_id: s.session_id, seq: s.seq, kind: s.credential.kind,
+                                  credential: 'WRONG2'})});
           const rs = await Promise.all([send(), send(), send()]);
           return rs.map(r => r.status).sort(); }"""
     )
@@ -411,12 +433,14 @@ def test_stale_tab_after_agent_restart(browser: Any, tmp_path: Path) -> None:
     page.set_default_timeout(TIMEOUT_MS)
     first = demo_agent(tmp_path, port=port)
     agent = first.__enter__()
-    app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(token_file), "DEMO": True})
+    app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(token_file), "DEMO": True,
+                      "PAIRING_SECRET": PAIRING_SECRET})
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{srv.server_port}"
     try:
+        pair(page, base)
         page.goto(base + "/")
         wait_screen(page, "idle")
         agent.service.demo.insert("yamada-taro")
@@ -440,7 +464,7 @@ def test_stale_tab_after_agent_restart(browser: Any, tmp_path: Path) -> None:
                   const r = await fetch('/api/credential', {method: 'POST',
                     headers: {'Content-Type': 'application/json', 'X-CSRF-Token': tok},
                     body: JSON.stringify({session_id: old.session_id, seq: old.seq,
-                                          credential: 'MYNA2026'})});
+                                          kind: old.credential.kind, credential: 'MYNA2026'})});
                   return [r.status, (await r.json()).code]; }""",
                 old,
             )
@@ -463,6 +487,7 @@ def test_staff_number_flow_masked_until_explicit_reveal(page: Any, stack: Stack)
     page.wait_for_selector("#flow-choice", state="visible")  # the demo enables "number"
     page.click("#flow-number")
     assert page.get_attribute("#flow-number", "aria-pressed") == "true"
+    wait_flow(stack, "number")
     card = stack.insert("yamada-taro")
     page.wait_for_function(
         "() => document.getElementById('pad').dataset.kind === 'input_helper_pin'"
@@ -576,3 +601,29 @@ def test_staff_face_result_fits_without_scrolling(page: Any, stack: Stack, viewp
     assert page.evaluate(fits)
     suffix = "" if viewport is LANDSCAPE else "-portrait"
     shot(page, f"staff-face-result{suffix}.png")
+
+
+def test_identity_and_typed_credentials_leave_the_page(page: Any, stack: Stack) -> None:
+    """Nothing stays hidden in the page: a typed 照合番号B leaves with its screen, and the
+    identity leaves when the agent becomes unreachable under a result."""
+    from card.emulator import PERSONAS
+
+    creds = PERSONAS["yamada-taro"].credentials
+    open_kiosk(page, stack, "/staff")
+    stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    type_keys(page, creds.match_b)
+    page.click("#entry-ok")
+    wait_screen(page, "confirmb")
+    assert creds.match_b[:6] in page.text_content("#confirmb-number")
+    stack.remove()
+    wait_screen(page, "idle")
+    assert creds.match_b[:6] not in page.content()
+    open_kiosk(page, stack, "/")
+    stack.insert("yamada-taro")
+    enter_password(page, creds.sign_password)
+    wait_screen(page, "result")
+    assert "山田" in page.content()
+    stack.agent.service.stop()
+    wait_screen(page, "unavailable")
+    assert "山田" not in page.content()

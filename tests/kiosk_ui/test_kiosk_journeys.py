@@ -232,11 +232,6 @@ WATCH_SCREENS = """() => {
 }"""
 
 
-@pytest.mark.xfail(
-    reason="needs the kiosk relay's read-timeout fix in kiosk_ui/agent_client.py (issue 12, "
-    "finding 1), made on another branch; remove this mark once it is merged",
-    strict=False,
-)
 @pytest.mark.parametrize("agent_config", [{"credential_s": 120.0}])
 def test_a_screen_watched_for_60_s_never_says_unavailable(page: Any, stack: Stack) -> None:
     """Real time on purpose: the relay's socket timeouts are what this watches."""

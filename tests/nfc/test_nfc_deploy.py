@@ -185,7 +185,9 @@ def _verifiable_copy(unit: Path, tmp_path: Path) -> Path:
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_systemd_analyze_verify_units(tmp_path: Path) -> None:
     copies = [_verifiable_copy(unit, tmp_path) for unit in UNITS]
-    res = run("systemd-analyze", "verify", *map(str, copies), timeout=60)
+    socket_unit = tmp_path / "myna-kiosk.socket"  # holds the kiosk's port for its service
+    shutil.copy(ROOT / "deploy" / "myna-kiosk.socket", socket_unit)
+    res = run("systemd-analyze", "verify", *map(str, copies), str(socket_unit), timeout=60)
     assert res.returncode == 0, res.stderr
     # verify only warns (exit 0) on unknown keys and bad values: treat any word about our
     # units as a failure.
@@ -235,7 +237,8 @@ def _run_launcher(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
     fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
     fake.chmod(0o755)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CHROMIUM": str(fake),
-           "MYNA_KIOSK_WAIT_S": "0", "XDG_RUNTIME_DIR": str(tmp_path)}
+           "MYNA_KIOSK_WAIT_S": "0", "XDG_RUNTIME_DIR": str(tmp_path),
+           "MYNA_PAIRING_FILE": str(tmp_path / "pairing-secret")}
     return run("sh", str(LAUNCHER), *args, env=env, timeout=30)
 
 
@@ -243,7 +246,9 @@ def test_launcher_starts_chromium_kiosk_with_empty_profile(tmp_path: Path) -> No
     res = _run_launcher(tmp_path)
     assert res.returncode == 0, res.stderr
     argv = res.stdout.splitlines()
-    assert "--kiosk" in argv and "--app=http://127.0.0.1:8080" in argv
+    secret = (tmp_path / "pairing-secret").read_text().strip()
+    assert "--kiosk" in argv and f"--app=http://127.0.0.1:8080/pair?s={secret}" in argv
+    assert len(secret) >= 40 and (tmp_path / "pairing-secret").stat().st_mode & 0o077 == 0o040
     assert "--no-first-run" in argv and "--disable-background-networking" in argv
     profile = [a for a in argv if a.startswith("--user-data-dir=")]
     assert len(profile) == 1

@@ -46,17 +46,21 @@ def cmd_agent(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     from agent.records.signing import KeyMissingError
+    from agent.service.http_server import SocketPathError
 
     try:
         service = AgentService(config)
     except KeyMissingError as e:  # records on without a kiosk key
         print(f"myna agent: {e}", file=sys.stderr)
         return 2
+    where = config.api.socket or f"{config.api.host}:{config.api.port}"
     try:
         service.start()
+    except SocketPathError as e:
+        print(f"myna agent: cannot listen on {where}: {e}", file=sys.stderr)
+        return 1
     except OSError as e:
-        print(f"myna agent: cannot listen on {config.api.host}:{config.api.port}: {e.strerror}",
-              file=sys.stderr)
+        print(f"myna agent: cannot listen on {where}: {e.strerror}", file=sys.stderr)
         return 1
     print(f"myna agent listening on {service.url}/v1 (token in {service.token_file})", flush=True)
     try:

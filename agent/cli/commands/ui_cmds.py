@@ -9,6 +9,7 @@ kiosk UI (see ``agent.cli.demo``). The UI process never shares memory with the a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -18,6 +19,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k.add_argument("--token-file", default="~/.local/state/myna/agent.token")
     k.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
     k.add_argument("--port", type=int, default=8080)
+    k.add_argument(
+        "--pairing-file",
+        default=None,
+        help="file the browser launcher writes each launch's one-time pairing secret to "
+        "(default: make one up and print the pairing URL)",
+    )
+    k.add_argument(
+        "--pairing-state",
+        default=None,
+        help="file that keeps the browser's pairing across restarts of the kiosk server",
+    )
     k.set_defaults(func=cmd_kiosk)
 
     d = sub.add_parser("demo", help="agent + kiosk UI + virtual card, no hardware needed")
@@ -39,6 +51,15 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     )
 
     cmd = kiosk_command(args.agent_url, args.token_file, args.host, args.port, demo=False)
+    if args.pairing_file:
+        cmd += ["--pairing-file", args.pairing_file]
+    if args.pairing_state:
+        cmd += ["--pairing-state", args.pairing_state]
+    if os.environ.get("LISTEN_PID") == str(os.getpid()):
+        # Socket activation: systemd handed THIS process the kiosk's listening socket (fd 3)
+        # and named it by pid, so the kiosk server replaces this process instead of running
+        # as a child (a child would have another pid and no fd 3).
+        os.execv(sys.executable, cmd)  # noqa: S606 - our own interpreter and module
     try:
         with stop_on_signals():
             check_port_free(args.host, args.port)
