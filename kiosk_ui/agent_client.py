@@ -94,6 +94,7 @@ class Snapshot:
     reader: str | None = None
     timeout_s: float | None = None  # the waiting state's window, restarted by activity
     ended: str | None = None  # why the last session ended ("timeout", "card_removed", ...)
+    record_id: str | None = None  # the verification record of this check (staff reference)
 
     @classmethod
     def from_json(cls, data: object) -> Snapshot:
@@ -173,6 +174,7 @@ def _parse_snapshot(data: object) -> Snapshot:
         reader=_opt_str(data.get("reader"), 256),
         timeout_s=_opt_seconds(data.get("timeout_s")),
         ended=_opt_str(data.get("ended"), 32),
+        record_id=_opt_str(data.get("record_id"), 64),
     )
 
 

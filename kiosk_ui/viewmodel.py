@@ -140,6 +140,7 @@ def view(snap: Snapshot) -> dict[str, Any]:
         "result": None,
         "timeout_s": snap.timeout_s,
         "ended": snap.ended if snap.ended in _ENDINGS else None,
+        "record_id": snap.record_id,
     }
     if cred is not None:
         v["credential"] = {

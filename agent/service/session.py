@@ -284,6 +284,8 @@ class SessionController:
             "demo": self._demo,
             "timeout_s": self._time_limit(self._state) if s is not None else None,
             "ended": self._ended if s is None else None,
+            # The staff screen's reference for this check: the verification record's id.
+            "record_id": s.record_id if s is not None else None,
         }
 
     def _publish(self) -> None:
@@ -566,8 +568,8 @@ class SessionController:
         if self._records is None or retry:
             return True
         try:
-            self._records.commit(outcome.record_draft, s.ran_flow or s.flow, outcome.verdict,
-                                 s.staff_id)
+            s.record_id = self._records.commit(outcome.record_draft, s.ran_flow or s.flow,
+                                               outcome.verdict, s.staff_id)
         except Exception:
             logger.exception("verification record could not be committed")
             self._fail(ErrorCode.RECORDS_BACKLOG, "the verification record could not be kept")

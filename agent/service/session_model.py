@@ -160,6 +160,7 @@ class CardSession:
     staff_id: str | None = None
     staff_session: str | None = None
     ran_flow: str | None = None  # the flow the card last ran (``flow`` may change after)
+    record_id: str | None = None  # the verification record kept for this check, if any
 
     def purge(self) -> None:
         """Drop every reference to card data and close the card link."""

@@ -277,7 +277,9 @@
       $("visual-check").checked = false;
     }
     $("rec-time").textContent = jstDateTime(record.at);
-    $("rec-ref").textContent = snap.session_id || "";
+    // The verification record's id when records are kept (what the back office files it
+    // under); otherwise this tap's session id.
+    $("rec-ref").textContent = snap.record_id || snap.session_id || "";
     var checks = res.assurance.filter(function (a) { return a !== "not-verified"; }).map(function (a) {
       return t(a === "record-signature" && res.flow === "number" ? "record.check.record-signature.number" : "record.check." + a);
     });
