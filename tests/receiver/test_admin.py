@@ -150,3 +150,19 @@ def test_my_number_records_have_their_own_shorter_retention(registered, kiosk_ke
 def test_data_key_file_is_private(settings, registered):
     key = Path(settings.data_key_file)
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_kiosks_keys_show_jwk_registers_as_is(capsys, settings, tmp_path):
+    """The kiosk side's ``myna keys show --jwk`` output is exactly what ``kiosk add`` takes."""
+    from agent.records.signing import KioskKey
+
+    conf = tmp_path / "kiosk.toml"
+    state = tmp_path / "kiosk-state"
+    conf.write_text(f'[records]\nstate_dir = "{state}"\n')
+    key = KioskKey.init(state / "kiosk-signing.jwk")
+    assert main(["keys", "show", "--jwk", "--config", str(conf)]) == 0
+    jwk_file = tmp_path / "kiosk.jwk"
+    jwk_file.write_text(capsys.readouterr().out)
+    assert myna(capsys, settings, "db", "upgrade")[0] == 0
+    code, out, _ = myna(capsys, settings, "kiosk", "add", "front-9", "--jwk", str(jwk_file))
+    assert code == 0 and key.kid in out

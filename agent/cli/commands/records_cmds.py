@@ -20,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     k.set_defaults(func=cmd_keys_init)
     k = sub.add_parser("show", help="print the public JWK and its RFC 7638 thumbprint")
     k.add_argument("--config", metavar="FILE", help="TOML configuration (default: built-in)")
+    k.add_argument("--jwk", action="store_true",
+                   help="only the public JWK (for: myna receiver kiosk add --jwk FILE)")
     k.set_defaults(func=cmd_keys_show)
 
     p = subparsers.add_parser("records", help="verification records waiting in the outbox")
@@ -73,7 +75,8 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
         print(f"myna keys show: {e}", file=sys.stderr)
         return 1
     print(json.dumps(key.public_jwk(), indent=2))
-    print(f"thumbprint {key.kid}")
+    if not args.jwk:
+        print(f"thumbprint {key.kid}")
     return 0
 
 
