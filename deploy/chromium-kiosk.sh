@@ -57,6 +57,14 @@ done
 SECRET=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
 ( umask 027 && printf '%s\n' "$SECRET" > "$PAIRING_FILE.tmp" && mv -f "$PAIRING_FILE.tmp" "$PAIRING_FILE" )
 
+# The browser opens the pairing URL on the kiosk's own origin, then lands on the page asked for
+# (the staff screen for /staff, the kiosk screen otherwise).
+REST=${URL#http://"$AUTHORITY"}
+case "${REST%%[?#]*}" in
+    /staff|/staff/) PAIR_URL="http://$AUTHORITY/pair?s=$SECRET&next=/staff" ;;
+    *) PAIR_URL="http://$AUTHORITY/pair?s=$SECRET" ;;
+esac
+
 # A browser killed together with this script (power cut, SIGKILL) leaves its profile behind:
 # remove every profile of ours before making the new one.
 RUNDIR=${XDG_RUNTIME_DIR:-/tmp}
@@ -67,7 +75,7 @@ trap 'rm -rf "$PROFILE"' EXIT INT TERM
 # Not exec: the trap must remove the profile when chromium exits.
 "$CHROMIUM" \
     --kiosk \
-    --app="${URL%/}/pair?s=$SECRET" \
+    --app="$PAIR_URL" \
     --user-data-dir="$PROFILE" \
     --no-first-run \
     --disable-background-networking \

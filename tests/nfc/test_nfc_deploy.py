@@ -225,7 +225,9 @@ def test_units_are_hardened(unit: Path) -> None:
         assert settings["LoadCredential"] == "myna-audit-key:/etc/myna/audit.key"
     else:
         assert settings["User"] == settings["Group"] == "myna-kiosk"
-        assert "StateDirectory" not in settings
+        # Its own state (the paired browser's digests), never the agent's directory.
+        assert settings.get("StateDirectory") == "myna-kiosk"
+        assert set(settings["SupplementaryGroups"].split()) == {"myna-api", "myna-pair"}
     families = set(settings["RestrictAddressFamilies"].split())
     assert families <= {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}
     if unit.name == "myna-agent.service":
@@ -274,7 +276,12 @@ def test_launcher_refuses_anything_but_an_exact_loopback_origin(tmp_path: Path, 
 def test_launcher_accepts_loopback_origins_with_any_path(tmp_path: Path, url: str) -> None:
     res = _run_launcher(tmp_path, url)
     assert res.returncode == 0, res.stderr
-    assert f"--app={url}" in res.stdout.splitlines()
+    # The browser pairs on the kiosk's own origin with this launch's secret, whatever the path.
+    origin = "http://" + url.removeprefix("http://").split("/")[0].split("?")[0]
+    secret = (tmp_path / "pairing-secret").read_text().strip()
+    app = f"--app={origin}/pair?s={secret}"
+    expected = app + "&next=/staff" if url.endswith("/staff") else app
+    assert expected in res.stdout.splitlines()
 
 
 def test_launcher_removes_profiles_left_by_a_killed_browser(tmp_path: Path) -> None:

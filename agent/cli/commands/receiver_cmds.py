@@ -7,13 +7,14 @@ and ``--config FILE`` (TOML with the keys of ``receiver.settings.ReceiverSetting
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -172,6 +173,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def _since(text: str | None) -> datetime | None:
+    from datetime import UTC, datetime
+
     if text is None:
         return None
     from receiver.admin import AdminError
@@ -200,6 +203,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_show(args: argparse.Namespace) -> int:
+    import json
+
     from receiver import admin
 
     with _open(args) as rx:

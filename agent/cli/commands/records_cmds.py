@@ -5,7 +5,6 @@ attempts, size and the last delivery error."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from agent.service.config import AgentConfig, ConfigError, load_config
@@ -63,6 +62,8 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_show(args: argparse.Namespace) -> int:
+    import json
+
     from agent.records.keeper import key_path_of
     from agent.records.signing import KeyMissingError, KioskKey
 
@@ -101,6 +102,8 @@ def status_line(config: AgentConfig) -> str:
 
 
 def cmd_records_list(args: argparse.Namespace) -> int:
+    import json
+
     config = _config(args)
     if config is None:
         return 2
@@ -119,6 +122,8 @@ def cmd_records_list(args: argparse.Namespace) -> int:
 
 
 def cmd_records_status(args: argparse.Namespace) -> int:
+    import json
+
     config = _config(args)
     if config is None:
         return 2

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -152,6 +151,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    import json
+
     def show(a: argparse.Namespace) -> int:
         rows = [acct.to_json() for acct in _store(a).list()]
         if a.json:
@@ -206,6 +207,8 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import json
+
     from agent.staff.report import build_report, parse_since
 
     try:

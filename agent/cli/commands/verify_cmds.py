@@ -13,9 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-import unicodedata
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +63,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _parse_at(text: str | None) -> datetime:
-    from datetime import datetime
+    from datetime import UTC, datetime
+
 
     if not text:
         return datetime.now(UTC)
@@ -106,6 +104,8 @@ def _printable(value: object) -> str:
     recolour it), bidi and zero-width format characters, private-use characters and
     separators appear as ``\\uXXXX`` escapes. Card-supplied text (``extra`` SAN values, the
     identity) goes through here before any human output; ``--json`` escapes on its own."""
+    import unicodedata
+
     text = str(value)
     return "".join(
         f"\\u{ord(ch):04x}" if unicodedata.category(ch) in _UNPRINTABLE or ch == "\\" else ch
@@ -148,6 +148,8 @@ def _print(verdict: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+
+    import tempfile
 
     from agent.verification.errors import VerificationError, error_code_for
     from agent.verification.flows import FlowConfig, run_flow
@@ -199,6 +201,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_cert(args: argparse.Namespace) -> int:
+
+    from datetime import UTC
 
     from agent.verification.errors import ErrorCode, VerificationError, error_code_for
     from agent.verification.identity import identity_from_certificate
