@@ -72,12 +72,20 @@ def wait_for(pred: Callable[[], Any], timeout: float = 30.0, what: str = "condit
 
 
 class Receiver:
-    """The stand-in receiver process; ``stop()`` then ``start()`` keeps the same port."""
+    """The stand-in receiver process; ``stop()`` then ``start()`` keeps the same port. It
+    re-verifies evidence against ``trust_dir`` (by default the emulator's trust, exported)."""
 
     def __init__(self, directory: Path, pki: TestPki, jwk: dict[str, Any], *,
-                 cert: Path | None = None, key: Path | None = None) -> None:
+                 cert: Path | None = None, key: Path | None = None,
+                 trust_dir: Path | None = None) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
+        if trust_dir is None:
+            from card.emulator import export_trust
+
+            trust_dir = directory / "trust"
+            export_trust(trust_dir)
+        self.trust_dir = trust_dir
         self.log = directory / "received.jsonl"
         self.mode_file = directory / "mode"
         self.jwk_file = directory / "kiosk.jwk"
@@ -94,7 +102,8 @@ class Receiver:
         self.proc = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "tests.support.receiver_server", "--port", str(self.port),
              "--cert", str(self.cert), "--key", str(self.key), "--log", str(self.log),
-             "--mode-file", str(self.mode_file), "--jwk", str(self.jwk_file)],
+             "--mode-file", str(self.mode_file), "--jwk", str(self.jwk_file),
+             "--trust-dir", str(self.trust_dir)],
             cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
