@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from agent.records.evidence import EvidenceVerdict, verify_evidence
 from agent.verification.flows import FlowConfig
 from receiver import jws_check
-from receiver.evidence import EvidenceVerdict, verify_evidence
 from receiver.models import Kiosk, Record
 from receiver.sealing import Sealer
 

@@ -33,8 +33,10 @@ def state_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def receiver(tmp_path: Path, pki: TestPki, state_dir: Path) -> Iterator[Receiver]:
-    r = Receiver(tmp_path / "receiver", pki, init_key(state_dir).public_jwk()).start()
+def receiver(tmp_path: Path, pki: TestPki, state_dir: Path,
+             trust_dir: Path) -> Iterator[Receiver]:
+    r = Receiver(tmp_path / "receiver", pki, init_key(state_dir).public_jwk(),
+                 trust_dir=trust_dir).start()
     yield r
     r.stop()
 

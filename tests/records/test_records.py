@@ -1,6 +1,7 @@
 """Verification records through the real agent (demo reader): every flow's record is signed,
-valid against docs/record.schema.json, its evidence re-checks from the record alone, and it
-reaches a real HTTPS receiver that trusts only the test CA."""
+valid against docs/record.schema.json, its evidence re-verifies from the record alone (the
+receiver's ``verify_evidence``), and it reaches a real HTTPS receiver that trusts only the test
+CA."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agent.records.evidence import EvidenceError, check_evidence
+from agent.records.evidence import verify_evidence
 from agent.records.ids import uuid7, uuid7_ms
 from agent.records.record import RecordDraft, RecordPolicy, build_record
 from agent.records.signing import KioskKey, verify
-from tests.hardening.rig import credential
+from tests.hardening.rig import AT, credential
+from tests.support.record_maker import flow_config_for_tests
 from tests.support.records import wait_for
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "record.schema.json")
@@ -61,9 +63,13 @@ def test_every_flow_makes_a_signed_valid_reverifiable_record(agent_factory, rece
         assert line["sig_ok"], line
         assert line["schema_errors"] == [], line
         assert line["idem"] == line["record_id"]
+        assert line["staff_id"] == agent.driver.staff.staff_id  # the record names who checked
     by_flow = {(r["flow"], r["ok"]): r for r in got}
     for flow in ("sign", "auth", "face", "number"):
         assert by_flow[(flow, True)]["evidence"] == "ok", by_flow[(flow, True)]
+        assert "possession" in by_flow[(flow, True)]["rechecked"]
+    for flow in ("face", "number"):  # the CVC checked against the configured issuer keys
+        assert "record-signature" in by_flow[(flow, True)]["rechecked"]
     assert by_flow[("sign", True)]["identity_keys"] == [
         "address", "address_substitute", "birth_date", "birth_era", "name", "name_substitute",
         "sex"]
@@ -77,27 +83,36 @@ def test_every_flow_makes_a_signed_valid_reverifiable_record(agent_factory, rece
     assert failed["identity_keys"] == [] and "evidence" not in failed
     ids = [r["record_id"] for r in got]
     assert ids == sorted(ids)  # delivered oldest first
-    wait_for(lambda: agent.keeper.stats().pending == 0, what="outbox emptied")
+    # The receiver logs a record before its 2xx reaches the kiosk: wait for the kiosk's side.
+    wait_for(lambda: agent.keeper.stats().pending == 0, what="outbox drained")
 
 
 @pytest.mark.emulator_only
-def test_evidence_check_catches_another_records_statement(agent_factory, tmp_path):
+def test_evidence_check_catches_another_records_statement(agent_factory, trust_dir):
     # No receiver: read the sealed JWS straight from the outbox.
     agent = agent_factory("https://127.0.0.1:9/none")
     agent.tap("yamada-taro", "auth", credential("yamada-taro", "auth"))
     agent.tap("yamada-taro", "auth", credential("yamada-taro", "auth"))
     first, second = (verify(agent.keeper.outbox._open(r.record_id, *_sealed(agent, r.record_id)),
                             agent.keeper.key.public_jwk()) for r in agent.keeper.outbox.rows())
-    check_evidence(first)
-    check_evidence(second)
+    config = flow_config_for_tests(trust_dir)
+
+    def verdict(record):
+        got = verify_evidence(record, config, AT)
+        return got.state, got.reason
+
+    assert verdict(first) == verdict(second) == ("accepted", None)
     swapped = {**second, "evidence": first["evidence"]}
-    with pytest.raises(EvidenceError, match="another record_id"):
-        check_evidence(swapped)
+    assert verdict(swapped) == ("rejected", "statement_mismatch")
+    relabelled = json.loads(json.dumps(first))
+    relabelled["evidence"]["statement"] = second["evidence"]["statement"] | {
+        "record_id": first["record_id"]}
+    assert verdict(relabelled) == ("rejected", "statement_mismatch")  # still another time
+    # Every field names the first record, but the card signed the second's (its nonce).
     forged = json.loads(json.dumps(first))
     forged["evidence"]["statement"] = second["evidence"]["statement"] | {
-        "record_id": first["record_id"]}
-    with pytest.raises(EvidenceError):
-        check_evidence(forged)
+        "record_id": first["record_id"], "time": first["time"]}
+    assert verdict(forged) == ("rejected", "challenge_mismatch")
 
 
 def _sealed(agent, record_id):

@@ -1,14 +1,17 @@
 """A stand-in receiver for the records tests, run as its own process: HTTPS (stdlib ssl) on
 127.0.0.1 with a certificate from the test's CA. Each POST's JWS is checked with the kiosk's
-public JWK, the record against docs/record.schema.json and its evidence re-checked; one line per
-acknowledged record (id, Idempotency-Key, checks; never the record itself) goes to the log.
+public JWK, the record against docs/record.schema.json and its evidence re-verified as the real
+receiver does (``verify_evidence``, trusting the emulator's test roots and CVC issuer keys in
+``--trust-dir``); one line per acknowledged record (id, Idempotency-Key, checks; never the
+record itself) goes to the log.
 
 The behaviour is read from the mode file on every request, so a test switches it live:
 ``ok``, ``500``, ``400``, ``hang`` (answers nothing), ``close`` (drops the connection),
 ``garbage`` (2xx with a nonsense body), ``stall`` (commits, sends 2xx headers and half the body,
 then hangs: the kiosk has its 2xx but cannot finish reading it).
 
-    python -m tests.support.receiver_server --port P --cert C --key K --log L --mode-file M --jwk J
+    python -m tests.support.receiver_server --port P --cert C --key K --log L --mode-file M \
+        --jwk J --trust-dir T
 """
 
 from __future__ import annotations
@@ -29,17 +32,19 @@ SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "record.schema.json"
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    for name in ("cert", "key", "log", "mode-file", "jwk"):
+    for name in ("cert", "key", "log", "mode-file", "jwk", "trust-dir"):
         ap.add_argument(f"--{name}", required=True)
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
 
     import jsonschema
 
-    from agent.records.evidence import EvidenceError, check_evidence
+    from agent.records.evidence import verify_evidence
     from agent.records.signing import verify
+    from tests.support.record_maker import AT, flow_config_for_tests
 
     jwk = json.loads(Path(args.jwk).read_text())
+    flow_config = flow_config_for_tests(Path(args.trust_dir))
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
     lock = threading.Lock()
     mode_file = Path(args.mode_file)
@@ -62,11 +67,10 @@ def main() -> None:
                 line["staff_id"] = record["staff_id"]
                 line["identity_keys"] = sorted(record["identity"] or {})
                 if record["evidence"] is not None:
-                    try:
-                        check_evidence(record)
-                        line["evidence"] = "ok"
-                    except EvidenceError as e:
-                        line["evidence"] = str(e)
+                    # At the test time, as the kiosk verified: the test PKI is valid then.
+                    verdict = verify_evidence(record, flow_config, AT)
+                    line["evidence"] = "ok" if verdict.state == "accepted" else verdict.reason
+                    line["rechecked"] = list(verdict.rechecked)
                 line["documents"] = {k: sorted(v) for k, v in
                                      ((record["evidence"] or {}).get("documents") or {}).items()}
             except Exception as e:  # noqa: BLE001 - recorded for the test to see

@@ -19,6 +19,7 @@ import trustme
 
 from agent.records.signing import KioskKey
 from tests.support.configs import service_config
+from tests.support.staff import sign_in_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 KIOSK_ID = "kiosk-test-01"
@@ -71,12 +72,20 @@ def wait_for(pred: Callable[[], Any], timeout: float = 30.0, what: str = "condit
 
 
 class Receiver:
-    """The stand-in receiver process; ``stop()`` then ``start()`` keeps the same port."""
+    """The stand-in receiver process; ``stop()`` then ``start()`` keeps the same port. It
+    re-verifies evidence against ``trust_dir`` (by default the emulator's trust, exported)."""
 
     def __init__(self, directory: Path, pki: TestPki, jwk: dict[str, Any], *,
-                 cert: Path | None = None, key: Path | None = None) -> None:
+                 cert: Path | None = None, key: Path | None = None,
+                 trust_dir: Path | None = None) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
+        if trust_dir is None:
+            from card.emulator import export_trust
+
+            trust_dir = directory / "trust"
+            export_trust(trust_dir)
+        self.trust_dir = trust_dir
         self.log = directory / "received.jsonl"
         self.mode_file = directory / "mode"
         self.jwk_file = directory / "kiosk.jwk"
@@ -93,7 +102,8 @@ class Receiver:
         self.proc = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "tests.support.receiver_server", "--port", str(self.port),
              "--cert", str(self.cert), "--key", str(self.key), "--log", str(self.log),
-             "--mode-file", str(self.mode_file), "--jwk", str(self.jwk_file)],
+             "--mode-file", str(self.mode_file), "--jwk", str(self.jwk_file),
+             "--trust-dir", str(self.trust_dir)],
             cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -162,7 +172,9 @@ def config_mapping(tmp: Path, trust_dir: Path, sections: dict[str, Any]) -> dict
 class AgentProcess:
     """The agent (``records_agent``) as a process the test can SIGKILL and start again; its
     log goes to ``log_file`` and its temporary files to ``tmp_dir`` (the privacy scan reads
-    both)."""
+    both). Every start signs a staff member in (``staff_id``), as face and number need."""
+
+    staff_id = "records-desk"
 
     def __init__(self, config_file: Path, log_file: Path, tmp_dir: Path) -> None:
         self.config_file = config_file
@@ -171,6 +183,7 @@ class AgentProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.token = ""
+        self.staff: dict[str, str] = {}  # the staff session headers (tests.support.staff)
 
     def start(self) -> AgentProcess:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -185,7 +198,20 @@ class AgentProcess:
         self.url = line.split()[1]
         config = json.loads(self.config_file.read_text())
         self.token = Path(config["api"]["token_file"]).read_text().strip()
+        self._sign_in_staff()
         return self
+
+    def _sign_in_staff(self) -> None:
+        """The account goes into the agent's own store file (the process reads it on login);
+        the session lives in the process, so a restarted agent needs a new sign-in."""
+        from types import SimpleNamespace
+
+        from agent.service.config import config_from_mapping
+        from agent.staff import StaffStore
+
+        config = config_from_mapping(json.loads(self.config_file.read_text()))
+        agent = SimpleNamespace(staff_store=StaffStore(config.staff_store_path))
+        sign_in_staff(agent, self, self.staff_id)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -201,32 +227,39 @@ class AgentProcess:
             self.proc.terminate()
         self.kill()
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             ) -> tuple[int, Any]:
         import http.client
 
         host, port = self.url.removeprefix("http://").rsplit(":", 1)
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
+                   **self.staff}
         conn.request(method, path, body=json.dumps(body) if body is not None else None,
                      headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
         conn.close()
-        return json.loads(raw) if raw else None
+        return resp.status, json.loads(raw) if raw else None
+
+    def _ok(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        status, answer = self.call(method, path, body)
+        assert 200 <= status < 300, (method, path, status, answer)
+        return answer
 
     def tap(self, persona: str, flow: str, credential: str) -> dict[str, Any]:
         """One tap over the API (demo insert, credential, remove); the final snapshot."""
-        state = lambda: self.call("GET", "/v1/state")  # noqa: E731
+        state = lambda: self._ok("GET", "/v1/state")  # noqa: E731
         wait_for(lambda: state()["state"] == "idle", what="idle")
-        self.call("POST", "/v1/flow", {"flow": flow})
-        self.call("POST", "/v1/demo/insert", {"persona": persona})
+        self._ok("POST", "/v1/flow", {"flow": flow})
+        self._ok("POST", "/v1/demo/insert", {"persona": persona})
         snap = wait_for(lambda: (s := state())["state"] in ("awaiting_credential", "error")
                         and s, what="credential prompt")
         if snap["state"] == "awaiting_credential":
-            self.call("POST", "/v1/credential", {"session_id": snap["session_id"],
-                                                 "credential": credential,
-                                                 "confirm_last_try": False})
+            self._ok("POST", "/v1/credential", {"session_id": snap["session_id"],
+                                                "credential": credential,
+                                                "confirm_last_try": False})
             snap = wait_for(lambda: (s := state())["state"] in ("result", "error") and s,
                             what="verdict")
-        self.call("POST", "/v1/demo/remove", {})
+        self._ok("POST", "/v1/demo/remove", {})
         return dict(snap)
