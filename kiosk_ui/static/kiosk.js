@@ -177,6 +177,8 @@
       $("staff-call-text").textContent = t("staff_call.notice", { time: jstTime(openCall.at) });
       if (wasHidden) { beep(); }
     }
+    // The staff sign-in screen starts below the notice (staff.css), so neither hides the other.
+    document.body.style.setProperty("--staff-call-h", bar.hidden ? "0px" : bar.offsetHeight + "px");
   }
   function stillHere(now) {
     if (!timedKind()) { return; }
@@ -628,6 +630,7 @@
       });
       pollStaffCalls();
       setInterval(pollStaffCalls, 3000);
+      window.addEventListener("resize", renderStaffCall);
     }
     document.addEventListener("keydown", function (e) {
       if (!snap || snap.state !== "awaiting_credential" || document.body.dataset.screen !== "entry") { return; }

@@ -7,6 +7,7 @@ import pytest
 from test_session_rig import Rig, make_config
 
 from agent.service.session import BusyError
+from tests.support.staff import desk_staff
 
 
 class FakeClock:
@@ -48,7 +49,7 @@ def test_staff_flows_have_their_own_longer_windows() -> None:
     rig = Rig(make_config(timeouts={"credential_s": 30, "staff_credential_s": 120},
                           flows={"enabled": ["sign", "face"], "default": "sign"}))
     try:
-        rig.controller.set_flow("face")
+        rig.controller.set_flow("face", staff=desk_staff())  # face runs only for staff
         rig.reader.insert()
         assert rig.wait("awaiting_credential")["timeout_s"] == 120
     finally:

@@ -149,7 +149,10 @@ def test_face_refused_without_a_valid_staff_session(rig: Rig) -> None:
     rig.wait(lambda s: s["state"] == "idle")
     taps = [json.loads(x) for x in Path(rig.svc.config.log.audit_file).read_text().splitlines()
             if '"event"' not in x]
-    assert [(t["flow"], t["result"], t["staff_id"]) for t in taps] == [("face", "OK", "boss")]
+    # One tap: its verdict's line, then the line of its end; both name the member.
+    assert [(t["flow"], t["ended_by"], t["result"], t["staff_id"]) for t in taps] == [
+        ("face", "result", "OK", "boss"), ("face", "card_removed", None, "boss")]
+    assert len({t["session"] for t in taps}) == 1
 
 
 def test_roles_and_permissions(rig: Rig) -> None:
@@ -205,10 +208,13 @@ def test_number_flow_and_reveal(rig: Rig) -> None:
     assert reveals[0]["staff_session"] and reveals[0]["time"]
     rig.svc.demo.remove()  # type: ignore[union-attr]
     rig.wait(lambda s: s["state"] == "idle")
-    taps = [x for x in Path(rig.svc.config.log.audit_file).read_text().splitlines()
-            if '"flow":"number"' in x]
-    assert len(taps) == 1 and json.loads(taps[0])["staff_id"] == "numclerk"
-    assert json.loads(taps[0])["staff_session"] == reveals[0]["staff_session"]
+    lines = [json.loads(x) for x in Path(rig.svc.config.log.audit_file).read_text().splitlines()]
+    taps = [x for x in lines if x.get("flow") == "number"]
+    # The verdict's line, the reveal, then the line of the tap's end: all by the same member.
+    assert [x.get("ended_by") or x.get("event") for x in lines
+            if x in taps or x.get("event") == "reveal"] == ["result", "reveal", "card_removed"]
+    assert {(t["session"], t["staff_id"], t["staff_session"]) for t in taps} == {
+        (sid, "numclerk", reveals[0]["staff_session"])}
 
 
 def test_idle_expiry_and_sign_out_purge_the_staff_tap(rig: Rig) -> None:
@@ -230,7 +236,11 @@ def test_idle_expiry_and_sign_out_purge_the_staff_tap(rig: Rig) -> None:
     lines = [json.loads(x) for x in Path(rig.svc.config.log.audit_file).read_text().splitlines()]
     assert {"event": "staff_signed_out", "reason": "idle", "staff_id": "boss"}.items() <= \
         next(x for x in lines if x.get("event") == "staff_signed_out").items()
-    assert next(x for x in lines if x.get("flow") == "face")["ended_by"] == "staff_signed_out"
+    # The verdict had its line when shown; the sign-out is written, then the tap it ended.
+    assert [("event", x["event"]) if "event" in x else ("tap", x["ended_by"]) for x in lines
+            if x.get("flow") == "face" or x.get("event") == "staff_signed_out"] == [
+        ("tap", "result"), ("event", "staff_signed_out"), ("tap", "staff_signed_out")]
+    assert {x["staff_id"] for x in lines if x.get("flow") == "face"} == {"boss"}
     # Explicit sign-out works the same way; the token is dead afterwards.
     boss = rig.client("boss")
     assert boss.call("POST", "/v1/staff/logout", {})[0] == 200
