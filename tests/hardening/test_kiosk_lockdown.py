@@ -116,14 +116,28 @@ def display() -> Iterator[Display]:
 
 
 @pytest.fixture
-def kiosk_url() -> Iterator[str]:
-    ui = subprocess.Popen(
+def pairing_file() -> Iterator[Path]:
+    """Where the launcher (as nobody) writes each launch's pairing secret for the kiosk server."""
+    directory = Path(tempfile.mkdtemp(prefix="myna-kiosk-pair-"))
+    nobody = pwd.getpwnam("nobody")
+    os.chown(directory, nobody.pw_uid, nobody.pw_gid)
+    try:
+        yield directory / "secret"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def kiosk_url(pairing_file: Path) -> Iterator[str]:
+    ui = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "kiosk_ui", "--agent-url", "http://127.0.0.1:9", "--port", "0",
-         "--token-file", "/nonexistent"],
+         "--token-file", "/nonexistent", "--pairing-file", str(pairing_file)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         assert ui.stderr is not None
         line = ui.stderr.readline().decode()
+        while line and not line.startswith("kiosk UI on http://127.0.0.1:"):
+            line = ui.stderr.readline().decode()  # e.g. the pairing notice comes first
         assert line.startswith("kiosk UI on http://127.0.0.1:"), line
         yield line.split()[-1]
     finally:
@@ -131,7 +145,7 @@ def kiosk_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def kiosk(display: Display, kiosk_url: str) -> Iterator[Path]:
+def kiosk(display: Display, kiosk_url: str, pairing_file: Path) -> Iterator[Path]:
     """The launcher under a restart-always loop, as ``nobody``, with the policy applied."""
     # Not pytest's tmp_path: its parents are private to root, and the browser runs as nobody.
     tmp_path = Path(tempfile.mkdtemp(prefix="myna-kiosk-lockdown-"))
@@ -152,12 +166,13 @@ def kiosk(display: Display, kiosk_url: str) -> Iterator[Path]:
     supervise = (
         'mount --bind "$1" /etc/chromium || exit 1\n'
         'exec setpriv --reuid=nobody --regid="$2" --clear-groups '
-        'env HOME="$3" XDG_RUNTIME_DIR="$3" MYNA_KIOSK_WAIT_S=0 '
+        'env HOME="$3" XDG_RUNTIME_DIR="$3" MYNA_KIOSK_WAIT_S=0 MYNA_PAIRING_FILE="$6" '
         'sh -c \'while :; do sh "$0" "$1"; sleep 1; done\' "$4" "$5"\n'
     )
     browser = subprocess.Popen(  # noqa: S603
         [_exe("unshare"), "--mount", "--propagation", "private", "sh", "-c", supervise, "sh",
-         str(etc), str(nobody.pw_gid), str(runtime), str(LAUNCHER), kiosk_url],
+         str(etc), str(nobody.pw_gid), str(runtime), str(LAUNCHER), kiosk_url,
+         str(pairing_file)],
         env=display.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
     try:
@@ -187,10 +202,14 @@ def test_the_kiosk_comes_back_after_it_is_killed(display: Display, kiosk: Path) 
     killed = time.monotonic()
     os.kill(pid, signal.SIGKILL)
     _wait_for("the old window to go", lambda: window not in display.windows())
-    new_window = _wait_for("the kiosk to come back",
-                           lambda: display.kiosk_window() not in (None, window)
-                           and display.kiosk_window())
+    def relaunched() -> str | None:
+        # X reuses window ids once their client is gone: the new browser is told apart by pid.
+        w = display.kiosk_window()
+        pids = display.xdotool("getwindowpid", w) if w is not None else []
+        return w if pids and int(pids[0]) != pid else None
+
+    new_window = _wait_for("the kiosk to come back", relaunched)
     print(f"kiosk back {time.monotonic() - killed:.1f} s after SIGKILL")  # a figure, not a test
     profiles = [p.name for p in kiosk.iterdir() if p.name.startswith("myna-chromium.")]
     assert profile not in profiles and len(profiles) == 1  # a fresh profile, the old one gone
-    assert new_window != window
+    assert int(display.xdotool("getwindowpid", new_window)[0]) != pid
