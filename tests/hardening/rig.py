@@ -81,10 +81,14 @@ class SessionDriver:
         self.seen.clear()
         self.wait(lambda s: s["state"] in ("idle", "no_reader"), timeout)
         self.svc.controller.set_flow(flow, staff=self.staff)
+        before = self.svc.snapshot()["seq"]
         reader.insert(card)
         self.svc.watcher.poke()
+        # "idle" counts only when it comes after this insertion: the idle state the tap started
+        # from must not pass for "the card already left" while the reader is still connecting.
         snap = self.wait(lambda s: s["state"] in ("awaiting_credential", "error")
-                         or (s["state"] == "idle" and s["seq"] > 0 and not reader.has_card()),
+                         or (s["state"] == "idle" and s["seq"] > before
+                             and not reader.has_card()),
                          timeout)
         if snap["state"] == "awaiting_credential":
             from contextlib import suppress
