@@ -325,6 +325,10 @@ class AgentClient:
             raise ValueError("not a staff endpoint")
         return self._request(method, path, body, staff)
 
+    def records_status(self) -> Any:
+        """The agent's verification-record backlog (counts, oldest age); parsed by the caller."""
+        return self._request("GET", "/v1/records/status")
+
     def activity(self, session_id: str) -> float:
         """The person is still there: restart the session's timer; returns seconds left."""
         data = self._request("POST", "/v1/activity", {"session_id": session_id})

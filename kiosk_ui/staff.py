@@ -189,6 +189,37 @@ def me() -> Any:
     return jsonify({"ok": True, "signed_in": True, "staff": result})
 
 
+@bp.get("/staff/api/records")
+def records_status() -> Any:
+    """The verification records waiting to leave this kiosk (counts and oldest age only), for
+    the indicator in the signed-in staff bar."""
+    if _tokens().get(browser_id()) is None:
+        return _fail(403, "STAFF_REQUIRED", "staff.required")
+    try:
+        raw = _agent().records_status()
+    except AgentUnavailableError:
+        return _fail(503, "UNAVAILABLE", "staff.unavailable")
+    except AgentRequestError as e:
+        return _refused(e)
+    return jsonify({"ok": True, "records": records_view(raw)})
+
+
+def records_view(raw: Any) -> dict[str, Any]:
+    """Only bounded counts and an age leave this function, whatever the agent sent."""
+    if not isinstance(raw, dict) or raw.get("enabled") is not True:
+        return {"enabled": False}
+
+    def count(key: str) -> int:
+        v = raw.get(key)
+        return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10**9 else 0
+
+    age = raw.get("oldest_age_s")
+    minutes = (int(age // 60) if isinstance(age, int | float) and not isinstance(age, bool)
+               and 0 <= age < 10**9 else None)
+    return {"enabled": True, "pending": count("pending"), "dead": count("dead"),
+            "quarantined": count("quarantined"), "oldest_age_min": minutes}
+
+
 @bp.post("/staff/api/touch")
 def touch() -> Any:
     result = _call("POST", "/v1/staff/touch", {})

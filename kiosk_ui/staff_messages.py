@@ -14,6 +14,9 @@ _JA = {
     "staff.password": "パスワード",
     "staff.signin": "サインイン",
     "staff.signout": "サインアウト",
+    "staff.records.pending": "未送信の確認記録：{n}件（最も古いもの：{m}分前）",
+    "staff.records.dead": ("受信サーバーが受け取らなかった確認記録：{n}件。"
+                           "システム管理者に連絡してください"),
     "staff.next": "次へ",
     "staff.shift": "大文字",
     "staff.backspace": "1字消す",
@@ -54,6 +57,9 @@ _EN = {
     "staff.password": "Password",
     "staff.signin": "Sign in",
     "staff.signout": "Sign out",
+    "staff.records.pending": "{n} verification records not yet delivered (oldest {m} min)",
+    "staff.records.dead": ("{n} verification records refused by the receiver: "
+                           "contact your administrator"),
     "staff.next": "Next",
     "staff.shift": "Shift",
     "staff.backspace": "Delete",

@@ -187,6 +187,15 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
     def state() -> Response:
         return _json(controller.snapshot())
 
+    @app.get("/v1/records/status")
+    def records_status() -> Response:
+        """The outbox's backlog for the staff screen: counts and the oldest age, never a
+        record's content."""
+        keeper = getattr(host, "records", None)
+        if keeper is None:
+            return _json({"enabled": False})
+        return _json({"enabled": True, **keeper.stats().to_json()})
+
     @app.get("/v1/events")
     def events() -> Response:
         if request.method == "HEAD":  # headers only: a stream nobody reads must hold no slot

@@ -106,6 +106,20 @@
     $("staff-bar").hidden = false;
     $("staff-admin").hidden = info.role !== "supervisor";
     renderWho();
+    checkRecords();
+  }
+  // Records waiting to leave the kiosk: shown only while there are some (checked every 15 s).
+  function checkRecords() {
+    var el = $("staff-records");
+    if (!staff) { el.hidden = true; return; }
+    call("GET", "/staff/api/records").then(function (r) {
+      var rec = r.status === 200 && r.body.records;
+      if (!staff || !rec || !rec.enabled || (!rec.pending && !rec.dead)) { el.hidden = true; return; }
+      el.textContent = rec.dead ? t("staff.records.dead", { n: rec.dead })
+        : t("staff.records.pending", { n: rec.pending, m: rec.oldest_age_min || 0 });
+      el.className = rec.dead ? "staff-records alert" : "staff-records";
+      el.hidden = false;
+    });
   }
   function wipeIdentity() {
     // Immediate, before the agent's purge reaches the page through the event stream.
@@ -123,6 +137,7 @@
   function lock(noticeKey) {
     var was = staff;
     staff = null;
+    $("staff-records").hidden = true;
     wipeIdentity();
     closeReveal({ status: 0, body: {} });
     showSignin(noticeKey);
@@ -287,6 +302,7 @@
   ["pointerdown", "keydown"].forEach(function (ev) { document.addEventListener(ev, activity, true); });
   new MutationObserver(applyText).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
   setInterval(checkIdle, 1000);
+  setInterval(checkRecords, 15000);
   showSignin(null);
   call("GET", "/staff/api/me").then(function (r) {
     if (r.status === 200 && r.body.signed_in && r.body.staff) { signedIn(r.body.staff); }

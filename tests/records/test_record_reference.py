@@ -18,3 +18,22 @@ def test_the_result_names_its_record(agent_factory):
     assert final["record_id"] == rows[0]
     # once the card is gone, the snapshot names no record any more
     assert agent.svc.snapshot()["record_id"] is None
+
+
+def test_the_staff_bar_sees_the_backlog_and_nothing_else(agent_factory):
+    from kiosk_ui.agent_client import AgentClient
+    from kiosk_ui.staff import records_view
+
+    agent = agent_factory("https://127.0.0.1:9/none")  # the receiver never answers
+    client = AgentClient(agent.svc.url, token_file=agent.svc.config.token_path)
+    assert client.records_status()["pending"] == 0
+    agent.tap("yamada-taro", "sign", credential("yamada-taro", "sign"))
+    raw = client.records_status()
+    assert raw["enabled"] is True and raw["pending"] == 1 and raw["oldest_age_s"] >= 0
+    shown = records_view(raw)
+    assert shown == {"enabled": True, "pending": 1, "dead": 0, "quarantined": 0,
+                     "oldest_age_min": 0}
+    # whatever the agent sends, only bounded counts reach the page
+    assert records_view({"enabled": True, "pending": "1; drop", "name": "x"}) == {
+        "enabled": True, "pending": 0, "dead": 0, "quarantined": 0, "oldest_age_min": None}
+    assert records_view(None) == {"enabled": False}
