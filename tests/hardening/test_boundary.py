@@ -507,6 +507,28 @@ def test_a_rebinding_page_reads_nothing(agent: AgentService, trust_dir: Path) ->
 
 # ---- one credential, one screen ------------------------------------------------------------
 
+def staff_page_headers(svc: AgentService, kiosk: Kiosk) -> dict[str, str]:
+    """``page_headers`` of a browser a staff member signed in on (``/staff/api/login``): the
+    face and number flows are refused to anyone else."""
+    import json
+
+    from tests.support.staff import TEST_STAFF_PASSWORD, add_staff
+
+    add_staff(svc)
+    headers = kiosk.page_headers()
+    conn = http.client.HTTPConnection("127.0.0.1", kiosk.port, timeout=10)
+    try:
+        conn.request("POST", "/staff/api/login", headers=headers, body=json.dumps(
+            {"staff_id": "test-supervisor", "password": TEST_STAFF_PASSWORD}))
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.read()
+        # the session cookie now names this browser, whose staff token the kiosk keeps
+        session = resp.getheader("Set-Cookie", "").split(";", 1)[0]
+    finally:
+        conn.close()
+    return {**headers, "Cookie": f"{kiosk.cookie}; {session}" if session else headers["Cookie"]}
+
+
 def test_a_stale_face_screens_match_b_is_refused_and_no_sign_try_is_spent(
         agent: AgentService, kiosk: Kiosk) -> None:
     import json
@@ -521,8 +543,8 @@ def test_a_stale_face_screens_match_b_is_refused_and_no_sign_try_is_spent(
         waiting = wait_state(agent, "awaiting_credential")
         assert waiting["credential"]["kind"] == "sign_password"
         card = demo.reader.card  # type: ignore[attr-defined]
-        headers = kiosk.page_headers()
-        # The staff page cannot switch the card in use to its flow ...
+        headers = staff_page_headers(agent, kiosk)
+        # The staff page, signed in, cannot switch the card in use to its flow ...
         a = send(kiosk.port, "POST", "/api/flow", headers, json.dumps({"flow": "face"}).encode())
         assert a.status == 409
         # ... and the 照合番号B its stale face screen still holds is not sent as the password
