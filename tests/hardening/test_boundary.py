@@ -757,6 +757,7 @@ def test_a_flood_of_slow_connections_is_bounded_and_the_kiosk_still_serves(
     k = start_kiosk(socket_agent)
     audit = socket_agent.config.audit_path
     assert audit is not None
+    attacker: subprocess.Popen[str] | None = None
     try:
         assert k.pair().status == 303
         attacker = as_nobody(SLOWLORIS, k.port, 120, 90)
@@ -766,10 +767,13 @@ def test_a_flood_of_slow_connections_is_bounded_and_the_kiosk_still_serves(
         lines_before = len(audit.read_text().splitlines()) if audit.exists() else 0
         assert send(k.port, "GET", "/", k.paired()).status == 200
         _run_one_flow(socket_agent, k)
+        # One tap, two chained lines: its verdict, then the end of its session.
         deadline = time.monotonic() + 20
-        while len(audit.read_text().splitlines()) == lines_before and time.monotonic() < deadline:
+        while (len(audit.read_text().splitlines()) < lines_before + 2
+               and time.monotonic() < deadline):
             time.sleep(0.05)
-        assert len(audit.read_text().splitlines()) == lines_before + 1
+        tap = [json.loads(ln) for ln in audit.read_text().splitlines()[lines_before:]]
+        assert [ln["ended_by"] for ln in tap] == ["result", "card_removed"], tap
         attacker.stdin.write("done\n")
         attacker.stdin.flush()
         report = json.loads(attacker.communicate(timeout=120)[0].splitlines()[-1])
@@ -777,6 +781,10 @@ def test_a_flood_of_slow_connections_is_bounded_and_the_kiosk_still_serves(
         assert report["held"] <= PER_USER_LIMIT, report
         assert report["never_closed"] == 0, report
     finally:
+        if attacker is not None and attacker.poll() is None:
+            attacker.kill()
+        if attacker is not None:
+            attacker.communicate()
         stop_kiosk(k)
 
 
