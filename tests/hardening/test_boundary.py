@@ -25,6 +25,7 @@ from flask import Flask
 from agent.service.agent_service import AgentService, CardFlowBackend
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, service_config
+from tests.support.staff import desk_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 FOREIGN_HOSTS = ["evil.example:{port}", "127.0.0.1.nip.io:{port}", "127.0.0.1:{other}",
@@ -834,13 +835,17 @@ def test_the_demo_relay_shows_only_the_kiosks_view(agent: AgentService, kiosk: K
     demo = agent.demo
     assert demo is not None
     creds = PERSONAS["yamada-taro"].credentials
-    agent.controller.set_flow("number")
+    staff = desk_staff()  # the number flow runs only for a signed-in staff member
+    agent.controller.set_flow("number", staff=staff)
     demo.insert("yamada-taro")
     try:
         waiting = wait_state(agent, "awaiting_credential")
-        agent.controller.submit_credential(waiting["session_id"], creds.input_helper_pin, False)
+        agent.controller.submit_credential(waiting["session_id"], creds.input_helper_pin, False,
+                                           staff=staff)
         result = wait_state(agent, "result")
-        assert creds.match_a in json.dumps(result)  # the agent's own snapshot has it ...
+        # The agent holds the number for its staff member's reveal, not in its snapshots ...
+        assert creds.match_a not in json.dumps(result)
+        assert agent.controller.reveal_my_number(result["session_id"], staff) == creds.match_a
         a = send(kiosk.port, "POST", "/demo/api/fault", kiosk.page_headers(),
                  json.dumps({"latency_s": 0}).encode())
         assert a.status == 200, a
