@@ -309,10 +309,12 @@ def test_the_audit_records_the_flow_that_ran_even_after_a_flow_change(tmp_path):
         sid = r.wait("awaiting_credential")["session_id"]
         r.controller.submit_credential(sid, "WRONG1", False)
         r.wait("awaiting_credential", session_id=sid, flow="sign")
-        r.controller.set_flow("auth")  # the holder gives up on sign; auth never runs
-        r.wait("awaiting_credential", flow="auth")
+        with pytest.raises(BusyError):  # the card in use keeps the flow it started with
+            r.controller.set_flow("auth")
         r.reader.remove()
         r.wait("idle")
+        r.controller.set_flow("auth")  # the next holder's flow; the tap that ended ran sign
+        r.wait("idle", flow="auth")
     finally:
         r.stop()
     lines = [json.loads(line) for line in log_path.read_text().splitlines()]

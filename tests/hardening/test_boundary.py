@@ -25,6 +25,7 @@ from flask import Flask
 from agent.service.agent_service import AgentService, CardFlowBackend
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, service_config
+from tests.support.staff import desk_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 FOREIGN_HOSTS = ["evil.example:{port}", "127.0.0.1.nip.io:{port}", "127.0.0.1:{other}",
@@ -507,6 +508,28 @@ def test_a_rebinding_page_reads_nothing(agent: AgentService, trust_dir: Path) ->
 
 # ---- one credential, one screen ------------------------------------------------------------
 
+def staff_page_headers(svc: AgentService, kiosk: Kiosk) -> dict[str, str]:
+    """``page_headers`` of a browser a staff member signed in on (``/staff/api/login``): the
+    face and number flows are refused to anyone else."""
+    import json
+
+    from tests.support.staff import TEST_STAFF_PASSWORD, add_staff
+
+    add_staff(svc)
+    headers = kiosk.page_headers()
+    conn = http.client.HTTPConnection("127.0.0.1", kiosk.port, timeout=10)
+    try:
+        conn.request("POST", "/staff/api/login", headers=headers, body=json.dumps(
+            {"staff_id": "test-supervisor", "password": TEST_STAFF_PASSWORD}))
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.read()
+        # the session cookie now names this browser, whose staff token the kiosk keeps
+        session = resp.getheader("Set-Cookie", "").split(";", 1)[0]
+    finally:
+        conn.close()
+    return {**headers, "Cookie": f"{kiosk.cookie}; {session}" if session else headers["Cookie"]}
+
+
 def test_a_stale_face_screens_match_b_is_refused_and_no_sign_try_is_spent(
         agent: AgentService, kiosk: Kiosk) -> None:
     import json
@@ -521,8 +544,8 @@ def test_a_stale_face_screens_match_b_is_refused_and_no_sign_try_is_spent(
         waiting = wait_state(agent, "awaiting_credential")
         assert waiting["credential"]["kind"] == "sign_password"
         card = demo.reader.card  # type: ignore[attr-defined]
-        headers = kiosk.page_headers()
-        # The staff page cannot switch the card in use to its flow ...
+        headers = staff_page_headers(agent, kiosk)
+        # The staff page, signed in, cannot switch the card in use to its flow ...
         a = send(kiosk.port, "POST", "/api/flow", headers, json.dumps({"flow": "face"}).encode())
         assert a.status == 409
         # ... and the 照合番号B its stale face screen still holds is not sent as the password
@@ -735,6 +758,7 @@ def test_a_flood_of_slow_connections_is_bounded_and_the_kiosk_still_serves(
     k = start_kiosk(socket_agent)
     audit = socket_agent.config.audit_path
     assert audit is not None
+    attacker: subprocess.Popen[str] | None = None
     try:
         assert k.pair().status == 303
         attacker = as_nobody(SLOWLORIS, k.port, 120, 90)
@@ -744,10 +768,13 @@ def test_a_flood_of_slow_connections_is_bounded_and_the_kiosk_still_serves(
         lines_before = len(audit.read_text().splitlines()) if audit.exists() else 0
         assert send(k.port, "GET", "/", k.paired()).status == 200
         _run_one_flow(socket_agent, k)
+        # One tap, two chained lines: its verdict, then the end of its session.
         deadline = time.monotonic() + 20
-        while len(audit.read_text().splitlines()) == lines_before and time.monotonic() < deadline:
+        while (len(audit.read_text().splitlines()) < lines_before + 2
+               and time.monotonic() < deadline):
             time.sleep(0.05)
-        assert len(audit.read_text().splitlines()) == lines_before + 1
+        tap = [json.loads(ln) for ln in audit.read_text().splitlines()[lines_before:]]
+        assert [ln["ended_by"] for ln in tap] == ["result", "card_removed"], tap
         attacker.stdin.write("done\n")
         attacker.stdin.flush()
         report = json.loads(attacker.communicate(timeout=120)[0].splitlines()[-1])
@@ -755,6 +782,10 @@ def test_a_flood_of_slow_connections_is_bounded_and_the_kiosk_still_serves(
         assert report["held"] <= PER_USER_LIMIT, report
         assert report["never_closed"] == 0, report
     finally:
+        if attacker is not None and attacker.poll() is None:
+            attacker.kill()
+        if attacker is not None:
+            attacker.communicate()
         stop_kiosk(k)
 
 
@@ -804,13 +835,17 @@ def test_the_demo_relay_shows_only_the_kiosks_view(agent: AgentService, kiosk: K
     demo = agent.demo
     assert demo is not None
     creds = PERSONAS["yamada-taro"].credentials
-    agent.controller.set_flow("number")
+    staff = desk_staff()  # the number flow runs only for a signed-in staff member
+    agent.controller.set_flow("number", staff=staff)
     demo.insert("yamada-taro")
     try:
         waiting = wait_state(agent, "awaiting_credential")
-        agent.controller.submit_credential(waiting["session_id"], creds.input_helper_pin, False)
+        agent.controller.submit_credential(waiting["session_id"], creds.input_helper_pin, False,
+                                           staff=staff)
         result = wait_state(agent, "result")
-        assert creds.match_a in json.dumps(result)  # the agent's own snapshot has it ...
+        # The agent holds the number for its staff member's reveal, not in its snapshots ...
+        assert creds.match_a not in json.dumps(result)
+        assert agent.controller.reveal_my_number(result["session_id"], staff) == creds.match_a
         a = send(kiosk.port, "POST", "/demo/api/fault", kiosk.page_headers(),
                  json.dumps({"latency_s": 0}).encode())
         assert a.status == 200, a
