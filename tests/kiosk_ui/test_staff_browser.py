@@ -223,6 +223,23 @@ def test_sign_out_ends_everything(page: Any, stack: Stack) -> None:
     assert status == 403 and agent_flow(stack) == "sign"
 
 
+def test_sign_out_wipes_a_typed_match_b_at_once(page: Any, stack: Stack) -> None:
+    match_b = PERSONAS["yamada-taro"].credentials.match_b
+    page.goto(stack.base_url + "/staff")
+    staff_sign_in(page)
+    wait_screen(page, "idle")
+    wait_flow(stack, "face")
+    stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    type_keys(page, match_b)
+    assert match_b[:6] in page.content()
+    # The sign-out click itself wipes it, before any event from the agent reaches the page.
+    html = page.evaluate("() => { document.getElementById('staff-signout').click();"
+                         " return document.documentElement.outerHTML; }")
+    assert match_b[:6] not in html
+    stack.remove()
+
+
 REVEAL = """(password) => fetch('/api/reveal', {method: 'POST', headers: {'Content-Type':
   'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content},
   body: JSON.stringify({session_id: 'abc', mode: 'staff', password: password})})
