@@ -295,6 +295,7 @@
     entry.value = ""; entry.confirmB = false;
     $("confirmb-number").textContent = "";
     $("entry-display").textContent = "\u00a0";
+    MATCH_B_PARTS.forEach(function (id) { $(id + "-value").textContent = ""; });
   }
   function clearResult() {
     if ($("record")) {

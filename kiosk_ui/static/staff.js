@@ -132,7 +132,8 @@
       result.querySelectorAll("img").forEach(function (img) { img.removeAttribute("src"); });
       result.hidden = true;
     }
-    ["entry-display", "confirmb-number"].forEach(function (id) { if ($(id)) { $(id).textContent = ""; } });
+    ["entry-display", "confirmb-number", "mb-birth-value", "mb-expiry-value",
+      "mb-code-value"].forEach(function (id) { if ($(id)) { $(id).textContent = ""; } });
   }
   function lock(noticeKey) {
     var was = staff;

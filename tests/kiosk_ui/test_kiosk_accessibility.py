@@ -20,6 +20,7 @@ from tests.kiosk_ui.test_kiosk_browser import (
     Stack,
     enter_password,
     open_kiosk,
+    pair,
     type_keys,
     wait_screen,
 )
@@ -43,6 +44,7 @@ def axe_page(browser: Any, stack: Stack) -> Iterator[Any]:
     ctx = browser.new_context(locale="ja-JP", viewport=LANDSCAPE, bypass_csp=True)
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
+    pair(pg, stack.base_url)
     yield pg
     ctx.close()
 

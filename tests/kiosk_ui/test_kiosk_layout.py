@@ -19,6 +19,7 @@ from tests.kiosk_ui.test_kiosk_browser import (
     open_kiosk,
     shot,
     type_keys,
+    wait_flow,
     wait_screen,
 )
 
@@ -260,6 +261,7 @@ def test_staff_number_result_fits_every_size(page: Any, stack: Stack) -> None:
     open_kiosk(page, stack, "/staff")
     page.wait_for_selector("#flow-choice", state="visible")
     page.click("#flow-number")
+    wait_flow(stack, "number")  # the agent changes flow only while idle: before the tap
     stack.insert("foreign-resident")
     pad_kind = "() => document.getElementById('pad').dataset.kind"
     page.wait_for_function(f"{pad_kind} === 'input_helper_pin'")

@@ -13,15 +13,17 @@ from typing import Any
 import pytest
 
 from card.emulator import PERSONAS
-from tests.kiosk_ui.helpers import staff_sign_in
+from tests.kiosk_ui.helpers import PAIRING_SECRET, staff_sign_in
 from tests.kiosk_ui.test_kiosk_browser import (
     LANDSCAPE,
     TIMEOUT_MS,
     Stack,
     enter_password,
+    pair,
     shot,
     type_keys,
     verify_count,
+    wait_flow,
     wait_screen,
 )
 
@@ -64,7 +66,8 @@ def stack(tmp_path: Path, clock: Clock) -> Iterator[Stack]:
     with demo_agent(tmp_path, staff_clock=clock) as agent:
         agent.service.staff_store.add("sato", CLERK_PASSWORD, Role.CLERK)
         app = create_app({"AGENT_URL": agent.url,
-                          "AGENT_TOKEN_FILE": str(agent.config.token_path), "DEMO": True})
+                          "AGENT_TOKEN_FILE": str(agent.config.token_path), "DEMO": True,
+                          "PAIRING_SECRET": PAIRING_SECRET})
         srv = make_server("127.0.0.1", 0, app, threaded=True)
         srv.daemon_threads = True  # type: ignore[attr-defined]
         threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -78,6 +81,7 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
     ctx = browser.new_context(locale="ja-JP", viewport=LANDSCAPE)
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
+    pair(pg, stack.base_url)
     yield pg
     ctx.close()
 
@@ -119,6 +123,7 @@ def agent_flow(stack: Stack) -> str:
 def show_face_result(page: Any, stack: Stack) -> str:
     ident = PERSONAS["yamada-taro"]
     wait_screen(page, "idle")
+    wait_flow(stack, "face")  # the sign-in asks for it; the agent changes flow only while idle
     stack.insert("yamada-taro")
     enter_password(page, ident.credentials.match_b)
     wait_screen(page, "confirmb")
@@ -154,6 +159,7 @@ def test_sign_in_covers_the_staff_screen_until_a_member_signs_in(page: Any, stac
     wait_screen(page, "idle")
     page.wait_for_function("() => true")
     assert page.evaluate("getComputedStyle(document.querySelector('main')).visibility") == "visible"
+    wait_flow(stack, "face")
     stack.insert("yamada-taro")
     page.wait_for_function("() => document.getElementById('pad').dataset.kind === 'match_b'")
     assert agent_flow(stack) == "face"
@@ -217,6 +223,23 @@ def test_sign_out_ends_everything(page: Any, stack: Stack) -> None:
     assert status == 403 and agent_flow(stack) == "sign"
 
 
+def test_sign_out_wipes_a_typed_match_b_at_once(page: Any, stack: Stack) -> None:
+    match_b = PERSONAS["yamada-taro"].credentials.match_b
+    page.goto(stack.base_url + "/staff")
+    staff_sign_in(page)
+    wait_screen(page, "idle")
+    wait_flow(stack, "face")
+    stack.insert("yamada-taro")
+    wait_screen(page, "entry")
+    type_keys(page, match_b)
+    assert match_b[:6] in page.content()
+    # The sign-out click itself wipes it, before any event from the agent reaches the page.
+    html = page.evaluate("() => { document.getElementById('staff-signout').click();"
+                         " return document.documentElement.outerHTML; }")
+    assert match_b[:6] not in html
+    stack.remove()
+
+
 REVEAL = """(password) => fetch('/api/reveal', {method: 'POST', headers: {'Content-Type':
   'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content},
   body: JSON.stringify({session_id: 'abc', mode: 'staff', password: password})})
@@ -228,7 +251,7 @@ def test_clerk_without_my_number_gets_no_number(page: Any, stack: Stack) -> None
     staff_sign_in(page, "sato", CLERK_PASSWORD)
     wait_screen(page, "idle")
     page.click("#flow-number")
-    page.wait_for_function("() => true")
+    wait_flow(stack, "face")  # the sign-in's face flow; the clerk's number flow is refused
     assert page.evaluate(REVEAL, CLERK_PASSWORD) == [403, "STAFF_FORBIDDEN"]
     card = stack.insert("yamada-taro")
     # The agent refused the number flow for this clerk: the card is asked for the face check.
@@ -243,6 +266,7 @@ def test_reveal_asks_for_the_password_again(page: Any, stack: Stack, clock: Cloc
     staff_sign_in(page)
     wait_screen(page, "idle")
     page.click("#flow-number")
+    wait_flow(stack, "number")  # the agent changes flow only while idle: before the tap
     stack.insert("yamada-taro")
     page.wait_for_function(
         "() => document.getElementById('pad').dataset.kind === 'input_helper_pin'")
@@ -302,5 +326,6 @@ def test_sign_in_with_ones_own_card(page: Any, stack: Stack) -> None:
     wait_screen(page, "awaiting_removal")  # the member's own card: its tap ends at once
     stack.remove()
     page.wait_for_function("() => document.body.dataset.screen === 'idle'")
+    wait_flow(stack, "face")  # back from the sign-in's auth flow, once the card is gone
     stack.insert("yamada-taro")
     page.wait_for_function("() => document.getElementById('pad').dataset.kind === 'match_b'")
