@@ -318,6 +318,7 @@ def test_sign_in_with_ones_own_card(page: Any, stack: Stack) -> None:
     page.goto(stack.base_url + "/staff")
     page.wait_for_selector("#staff-signin", state="visible")
     page.click("#staff-card")
+    wait_flow(stack, "auth")
     stack.insert("yamada-taro")
     page.wait_for_function("() => document.getElementById('pad').dataset.kind === 'auth_pin'")
     enter_password(page, PERSONAS["yamada-taro"].credentials.auth_pin)
