@@ -40,8 +40,11 @@ class Answer:
 
 def send(port: int, method: str, path: str, headers: dict[str, str] | None = None,
          body: bytes | None = None) -> Answer:
-    """One request with exactly these headers (``Host`` too, when given); streams are not read."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    """One request with exactly these headers (``Host`` too, when given); streams are not read.
+
+    The timeout only bounds a failure: a server under the flood test on two shared cores may
+    take seconds to answer the paired browser, and that still counts as served."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         h = dict(headers or {})
         if "Host" in h:
@@ -748,6 +751,7 @@ def test_another_user_cannot_reach_or_squat_the_agent_or_the_kiosk(
     assert report == {"kiosk_bind": "Address already in use", "accepted": 0, "bytes": 0}
 
 
+@pytest.mark.serial  # 120 connections held open: not beside four busy workers
 @pytest.mark.skipif(os.geteuid() != 0, reason="setpriv needs root to become nobody")
 def test_a_flood_of_slow_connections_is_bounded_and_the_kiosk_still_serves(
         socket_agent: AgentService) -> None:
