@@ -31,16 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from werkzeug.serving import make_server  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 PAINT_PROBE = """
 window.__painted = [];
@@ -98,7 +89,7 @@ def bench_paint_and_weight(runs: int) -> None:
 
         with sync_playwright() as p:
             browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             # Pair first (the launcher's URL), so the weight counts only the kiosk page itself.

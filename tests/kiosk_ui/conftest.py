@@ -13,17 +13,7 @@ from flask.testing import FlaskClient
 from kiosk_ui import create_app
 from tests.kiosk_ui.fake_agent import TOKEN, FakeAgent
 from tests.kiosk_ui.helpers import PAIRING_SECRET, paired_client
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture
@@ -57,7 +47,7 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as p:
         b = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         yield b
         b.close()
