@@ -250,3 +250,42 @@ def test_myna_demo_on_a_taken_port_fails_naming_it_and_never_says_ready() -> Non
     assert proc.returncode != 0
     assert "ready" not in out and str(port) in err
     assert "Traceback" not in err
+
+
+@pytest.mark.skipif(not MYNA.exists(), reason="console script not installed")
+def test_myna_kiosk_serves_the_socket_systemd_hands_it(tmp_path: Path) -> None:
+    """Socket activation as myna-kiosk.socket does it: fd 3 is the listening socket and
+    LISTEN_PID names the process systemd started (``myna kiosk``). The kiosk server must serve
+    that very socket, so ``myna kiosk`` becomes it (exec) instead of starting a child."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(8)
+    port = int(held.getsockname()[1])
+    # What systemd does between fork and exec: the socket at fd 3, LISTEN_* naming this pid.
+    starter = (
+        "import os, sys\n"
+        "os.dup2(int(sys.argv[1]), 3)\n"
+        "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))\n"
+        "os.execv(sys.argv[2], sys.argv[2:])\n"
+    )
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and console script
+        [sys.executable, "-c", starter, str(held.fileno()), str(MYNA), "kiosk",
+         "--port", str(port), "--agent-url", "http://127.0.0.1:9",
+         "--token-file", str(tmp_path / "none.token")],
+        pass_fds=(held.fileno(),), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    held.close()  # only the kiosk holds the port now
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while status is None:
+            try:
+                status = _get(port, "/")[0]
+            except OSError:
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, "the handed-over socket is not served"
+                time.sleep(0.1)
+        assert status == 403  # served, and unpaired as it should be
+        assert _children(proc.pid) == []  # the server is this process, not a child of it
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
