@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from agent.service.config import AgentConfig, ConfigError, load_config
 
@@ -81,21 +84,24 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _outbox(config: AgentConfig):  # type: ignore[no-untyped-def]
+@contextmanager
+def _outbox(config: AgentConfig) -> Iterator[Any]:
+    """The outbox for one command, closed afterwards (the running agent keeps its own)."""
     from agent.records.keeper import state_dir_of
     from agent.records.outbox import Outbox
 
     r = config.records
-    return Outbox(state_dir_of(config), max_pending=r.max_pending, max_bytes=r.max_bytes)
+    outbox = Outbox(state_dir_of(config), max_pending=r.max_pending, max_bytes=r.max_bytes)
+    try:
+        yield outbox
+    finally:
+        outbox.close()
 
 
 def status_line(config: AgentConfig) -> str:
     """One line for ``myna status`` and ``myna doctor``: backlog and oldest age."""
-    outbox = _outbox(config)
-    try:
+    with _outbox(config) as outbox:
         s = outbox.stats().to_json()
-    finally:
-        outbox.close()
     age = "-" if s["oldest_age_s"] is None else f"{s['oldest_age_s']:.0f}s"
     return (f"{s['pending']} pending, oldest {age}, {s['dead']} dead, "
             f"{s['quarantined']} quarantined, {s['bytes']} bytes")
@@ -107,11 +113,8 @@ def cmd_records_list(args: argparse.Namespace) -> int:
     config = _config(args)
     if config is None:
         return 2
-    outbox = _outbox(config)
-    try:
+    with _outbox(config) as outbox:
         rows = [r.to_json() for r in outbox.rows()]
-    finally:
-        outbox.close()
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -128,11 +131,8 @@ def cmd_records_status(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     if args.json:
-        outbox = _outbox(config)
-        try:
+        with _outbox(config) as outbox:
             print(json.dumps(outbox.stats().to_json()))
-        finally:
-            outbox.close()
         return 0
     print(f"records: {status_line(config)}")
     return 0
@@ -142,11 +142,8 @@ def cmd_records_retry(args: argparse.Namespace) -> int:
     config = _config(args)
     if config is None:
         return 2
-    outbox = _outbox(config)
-    try:
+    with _outbox(config) as outbox:
         n = outbox.retry_dead()
-    finally:
-        outbox.close()
     print(f"{n} record(s) queued to send again (the running agent picks them up)")
     return 0
 
@@ -155,10 +152,7 @@ def cmd_records_purge(args: argparse.Namespace) -> int:
     config = _config(args)
     if config is None:
         return 2
-    outbox = _outbox(config)
-    try:
+    with _outbox(config) as outbox:
         n = outbox.purge_dead()
-    finally:
-        outbox.close()
     print(f"{n} dead record(s) deleted")
     return 0
