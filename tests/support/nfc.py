@@ -19,6 +19,14 @@ from typing import Any
 from card.emulator.nfc_udp import CardLike, NfcUdpCard
 from card.transports.nfc import NfcReader
 
+# The other real contactless profile (card-protocol.md §6.3, ATR 3B 88 80 01 00 4B 51 FF B3 81
+# D1 00 0F): FWI 13, about 2.48 s per frame. Functional card tests use it: with five pytest
+# processes on two cores the card's thread is sometimes not scheduled within FWI 10's 309 ms,
+# nfcpy then sends R(NAK), and the late answer plus the card's rule-11 repeat leave a stale
+# frame that breaks the next APDU. The link tests keep FWI 10 and time it in the serial pass.
+SLOW_FRAME_APP_DATA = bytes.fromhex("004B51FF")
+SLOW_FRAME_PROTOCOL_INFO = bytes.fromhex("B381D1")
+
 
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -42,8 +50,11 @@ def nfc_card_reader(
 
 
 def open_nfc_backend(card: CardLike, **reader_options: Any) -> tuple[NfcReader, Callable[[], None]]:
-    """Non-context form for fixture factories: ``reader, cleanup = open_nfc_backend(card)``."""
-    bridge = NfcUdpCard(card, "127.0.0.1", 0).start()
+    """Non-context form for fixture factories: ``reader, cleanup = open_nfc_backend(card)``.
+
+    The card answers with the FWI 13 profile (see ``SLOW_FRAME_PROTOCOL_INFO``)."""
+    bridge = NfcUdpCard(card, "127.0.0.1", 0, app_data=SLOW_FRAME_APP_DATA,
+                        protocol_info=SLOW_FRAME_PROTOCOL_INFO).start()
     reader = NfcReader(f"nfc:udp:127.0.0.1:{bridge.port}", **reader_options)
 
     def cleanup() -> None:
