@@ -2,45 +2,99 @@
 # The project's one test command (README, and .ci/run): installs what this machine lacks
 # (Debian packages via apt, needs root or sudo; Python packages into .venv), then runs pytest
 # over the whole suite: unit, card (in-process emulator, real pcscd + vpcd, nfcpy udp),
-# agent and browser tests. Extra arguments go to pytest (both passes below).
-# The suite waits on pcscd, sockets and Chromium far more than on the CPU, so two pytest
-# processes run side by side: MYNA_TEST_WORKERS (default 4) pytest-xdist workers, each with its
-# own private pcscd, take every test but the `serial` ones (tests/conftest.py SERIAL_FILES: they
-# kill pcscd, bound a process's threads/fds/RSS or time sub-second limits), which one more
-# process runs one at a time; its report follows the first. Each lists its slowest tests.
-# MYNA_TEST_WORKERS=0: no workers, and the serial tests run after the others, not beside them.
-# A `-m EXPR` of your own replaces the split (both passes then run what it selects).
+# agent and browser tests. Extra arguments go to pytest (every lane below).
+# The suite waits on pcscd, sockets and Chromium far more than on the CPU, so three pytest
+# processes ("lanes") run side by side, each with its own private pcscd per process:
+#   parallel  MYNA_TEST_WORKERS (default 6) pytest-xdist workers take every test but the
+#             `serial` ones (tests/conftest.py SERIAL_FILES: they kill pcscd, bound a process's
+#             threads/fds/RSS or time sub-second limits);
+#   serial    one process runs those one at a time, except
+#   soak      the minutes-long soak, which has a process of its own.
+# The lanes' reports follow one another; each lists its slowest tests.
+# MYNA_TEST_WORKERS=0: one lane after another in this process, no workers.
+# A `-m EXPR` of your own replaces the split: one pytest run (with the workers) selects it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all]'
-workers=${MYNA_TEST_WORKERS:-4}
-no_tests=5  # pytest's exit status when the arguments select no test of a pass
-serial_log=$(mktemp)
-serial_pid=
-trap 'rm -f "$serial_log"; [ -z "$serial_pid" ] || kill "$serial_pid" 2>/dev/null || true' EXIT
-serial=(.venv/bin/python -m pytest --durations=10 -m serial "$@" -n 0)
-if [ "$workers" != 0 ]; then
-    "${serial[@]}" >"$serial_log" 2>&1 &
-    serial_pid=$!
-fi
-rc_parallel=0
-.venv/bin/python -m pytest -n "$workers" --dist worksteal --durations=25 -m "not serial" "$@" \
-    || rc_parallel=$?
-rc_serial=0
-if [ -n "$serial_pid" ]; then
-    wait "$serial_pid" || rc_serial=$?
-    serial_pid=
-    echo "======== the serial tests (-m serial), run one at a time beside the others ========"
-    cat "$serial_log"
+# uv installs the same packages as pip in a quarter of the time (parallel downloads, a cache
+# shared between clones); pip stays the fallback when uv cannot be had.
+if .venv/bin/python -m uv --version >/dev/null 2>&1 \
+    || .venv/bin/python -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1; then
+    .venv/bin/python -m uv pip install -q --python .venv/bin/python -e '.[all]'
 else
-    "${serial[@]}" || rc_serial=$?
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all]'
 fi
-status=0
-for rc in "$rc_parallel" "$rc_serial"; do
-    [ "$rc" -eq 0 ] || [ "$rc" -eq "$no_tests" ] || status=$rc
+workers=${MYNA_TEST_WORKERS:-6}
+no_tests=5  # pytest's exit status when the arguments select no test of a lane
+pytest=(.venv/bin/python -m pytest)
+
+own_marks=0
+for arg in "$@"; do
+    case "$arg" in -m|-m*) own_marks=1 ;; esac
 done
-[ "$rc_parallel$rc_serial" != "$no_tests$no_tests" ] || status=$no_tests
+if [ "$own_marks" = 1 ]; then
+    if [ "$workers" = 0 ]; then exec "${pytest[@]}" "$@"; fi
+    exec "${pytest[@]}" -n "$workers" --dist worksteal --durations=25 "$@"
+fi
+
+parallel=(-n "$workers" --dist worksteal --durations=25 -m "not serial")
+serial=(-n 0 --durations=10 -m "serial and not soak")
+soak=(-n 0 --durations=5 -m soak)
+if [ "$workers" = 0 ]; then
+    parallel=(-n 0 --durations=25 -m "not serial")
+fi
+
+logs=()
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -f "${logs[@]}"
+}
+trap cleanup EXIT
+
+status=0
+ran=0
+finish() {  # finish NAME RC: fold one lane's exit status into the command's
+    local rc=$2
+    if [ "$rc" -eq "$no_tests" ]; then return; fi
+    ran=1
+    if [ "$rc" -ne 0 ]; then
+        status=$rc
+        echo "======== lane '$1' failed (exit $rc) ========"
+    fi
+}
+
+if [ "$workers" = 0 ]; then
+    for lane in parallel serial soak; do
+        declare -n args=$lane
+        rc=0
+        "${pytest[@]}" "${args[@]}" "$@" || rc=$?
+        finish "$lane" "$rc"
+        unset -n args
+    done
+else
+    for lane in serial soak; do
+        declare -n args=$lane
+        log=$(mktemp)
+        logs+=("$log")
+        "${pytest[@]}" "${args[@]}" "$@" >"$log" 2>&1 &
+        pids+=($!)
+        unset -n args
+    done
+    rc=0
+    "${pytest[@]}" "${parallel[@]}" "$@" || rc=$?
+    finish parallel "$rc"
+    for i in 0 1; do
+        lane=$([ "$i" = 0 ] && echo serial || echo soak)
+        rc=0
+        wait "${pids[$i]}" || rc=$?
+        echo "======== lane '$lane' (run beside the others) ========"
+        cat "${logs[$i]}"
+        finish "$lane" "$rc"
+    done
+    pids=()
+fi
+if [ "$ran" = 0 ]; then exit "$no_tests"; fi
 exit "$status"

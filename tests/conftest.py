@@ -65,10 +65,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-# Tests that must not share the machine with other tests: they kill and restart pcscd, bound
+# Tests kept out of the xdist workers' mixed load: they kill and restart pcscd, bound
 # whole-process resources (threads, fds, RSS) or assert sub-second wall-clock limits. They get
-# the ``serial`` mark; scripts/test.sh runs everything else on parallel workers first, then
-# these in one process, one at a time.
+# the ``serial`` mark; scripts/test.sh runs everything else on parallel workers and, beside
+# them, these in one process, one at a time (the soak, minutes long, in a process of its own).
 SERIAL_FILES = (
     "tests/hardening/test_soak.py",  # threads / fds / RSS bounds over hundreds of taps
     "tests/hardening/test_fault_matrix_pcsc.py",  # SIGKILLs pcscd at every step
@@ -81,6 +81,7 @@ SERIAL_FILES = (
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "serial: must run alone (tests/conftest.py SERIAL_FILES)")
+    config.addinivalue_line("markers", "soak: a serial test minutes long, given its own process")
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:

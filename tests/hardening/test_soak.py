@@ -15,7 +15,7 @@ from agent.verification.flows import FLOWS
 from card.emulator import PERSONAS
 from tests.hardening.soak import soak
 
-pytestmark = [pytest.mark.slow, pytest.mark.pcsc, pytest.mark.emulator_only]
+pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.pcsc, pytest.mark.emulator_only]
 TAPS = 7 * len(PERSONAS) * len(FLOWS)  # 336 with 12 personas: every combination 7 times
 
 
