@@ -20,11 +20,12 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # uv installs the same packages as pip in a quarter of the time (parallel downloads, a cache
 # shared between clones); pip stays the fallback when uv cannot be had.
-if .venv/bin/python -m uv --version >/dev/null 2>&1 \
-    || .venv/bin/python -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1; then
-    .venv/bin/python -m uv pip install -q --python .venv/bin/python -e '.[all]'
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+if { .venv/bin/python -m uv --version || "${pip[@]}" uv; } >/dev/null 2>&1; then
+    .venv/bin/python -m uv pip install -q --python .venv/bin/python -e '.[all]' \
+        || "${pip[@]}" -e '.[all]'
 else
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all]'
+    "${pip[@]}" -e '.[all]'
 fi
 workers=${MYNA_TEST_WORKERS:-6}
 no_tests=5  # pytest's exit status when the arguments select no test of a lane
