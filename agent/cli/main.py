@@ -61,6 +61,14 @@ def _command_in(argv: list[str]) -> str | None:
     return first if first in known else None
 
 
+def _only_verbosity_before(command: str, argv: list[str]) -> bool:
+    """True when every option before ``command`` is -v, -vv… or --verbose: then the top-level
+    help cannot be printed (-h, --help, its abbreviations and -vh all can)."""
+    before = argv[: argv.index(command)]
+    return all(arg == "--verbose" or (arg[:1] == "-" and arg[1:] and not arg[1:].strip("v"))
+               for arg in before)
+
+
 def _terminal_columns() -> int:
     """``shutil.get_terminal_size().columns``, without importing shutil (and bz2, lzma, zlib)."""
     try:
@@ -93,17 +101,20 @@ class _ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def build_parser(command: str | None = None, *, summary_only: bool = False
-                 ) -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, summary_only: bool = False,
+                 list_others: bool = True) -> argparse.ArgumentParser:
     """The parser. With ``command``, only the module that registers it is loaded; with
     ``summary_only``, none is. Commands not loaded are listed from ``COMMAND_HELP``, so the
-    top-level help is the same either way."""
+    top-level help is the same either way; ``list_others=False`` leaves them out, for a
+    command line that cannot ask for that help."""
     parser = _ArgumentParser(prog="myna", description="My Number card kiosk and agent")
     parser.add_argument("--version", action="version", version=f"myna {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, commands in COMMANDS_BY_MODULE.items():
         listed_only = summary_only or (command is not None and command not in commands)
+        if listed_only and not list_others:
+            continue
         if listed_only and all(c in COMMAND_HELP for c in commands):
             for listed in commands:
                 # Never parsed with: argv names another command or none (then argparse stops).
@@ -120,8 +131,10 @@ def build_parser(command: str | None = None, *, summary_only: bool = False
 
 
 def main(argv: list[str] | None = None) -> int:
-    command = _command_in(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(command, summary_only=command is None)
+    arguments = sys.argv[1:] if argv is None else argv
+    command = _command_in(arguments)
+    parser = build_parser(command, summary_only=command is None, list_others=(
+        command is None or not _only_verbosity_before(command, arguments)))
     args = parser.parse_args(argv)
     # After parsing: `myna --help` exits before it is needed. A command that logs nothing above
     # DEBUG sets needs_logging=False and goes without (logging is a sixth of a bare Python start).

@@ -110,3 +110,13 @@ def test_the_top_level_help_is_the_same_whatever_is_loaded():
     assert build_parser(summary_only=True).format_help() == full
     for commands in COMMANDS_BY_MODULE.values():
         assert build_parser(commands[0]).format_help() == full, commands[0]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h", "readers"], ["-vh", "status"],
+                                  ["--he", "read", "cert"], ["-v", "--help", "staff"]], ids=str)
+def test_the_top_level_help_lists_every_command_however_it_is_asked_for(argv, capsys):
+    from agent.cli.main import build_parser, main
+
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert capsys.readouterr().out == build_parser().format_help()
