@@ -10,8 +10,9 @@ Prints (figures only, no assertions):
 3. Insertion latency: from pcscd reporting the card (a separate waiting PC/SC client) to the
    agent watcher's ``card_inserted`` event, event-driven vs the old 0.25 s polling; and from
    the card connecting to vpcd (pcscd's own 400 ms vpcd poll dominates that one).
-4. Command start-up: ``myna --help``, ``myna status``, ``myna readers`` against a bare
-   ``python -c pass``.
+4. Command start-up: ``myna --help``, ``myna readers`` and ``myna status`` (an empty reader, and
+   a card) against a bare ``python -c pass``, taking turns: wall min and median, CPU time, and
+   with valgrind the instructions, which a busy machine does not change.
 5. With ``--opensc``: ``pkcs15-tool --read-certificate`` vs ``myna read cert`` on the same card.
 
     .venv/bin/python bench/speed.py [--runs N] [--opensc]
@@ -188,16 +189,50 @@ def bench_insertion(runs: int) -> None:
 
 
 def _median_ms(command: list[str], runs: int, env: dict[str, str]) -> float:
-    return _min_median_ms(command, runs, env)[1]
-
-
-def _min_median_ms(command: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         subprocess.run(command, capture_output=True, env=env, check=False)  # noqa: S603
         times.append((time.perf_counter() - start) * 1000)
-    return min(times), statistics.median(times)
+    return statistics.median(times)
+
+
+def _start_ms(commands: dict[str, list[str]], runs: int,
+              env: dict[str, str]) -> dict[str, tuple[float, float, float]]:
+    """Per command: (min, median) wall ms and the median CPU (user + system) ms of the child.
+
+    The commands take turns, so a busy neighbour slows them all alike; on a loaded machine the
+    min and the CPU time move least."""
+    import resource
+
+    walls: dict[str, list[float]] = {label: [] for label in commands}
+    cpus: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(runs):
+        for label, command in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(command, capture_output=True, env=env, check=False)  # noqa: S603
+            walls[label].append((time.perf_counter() - start) * 1000)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[label].append(
+                (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000)
+    return {label: (min(walls[label]), statistics.median(walls[label]),
+                    statistics.median(cpus[label])) for label in commands}
+
+
+def _instructions(command: list[str], env: dict[str, str]) -> int | None:
+    """User-space instructions of one run (valgrind's I refs): the same on an idle or a busy
+    machine, so the ratios can be compared across runs. None without valgrind."""
+    if not shutil.which("valgrind"):
+        return None
+    done = subprocess.run(  # noqa: S603
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no",  # noqa: S607 - from PATH
+         "--cachegrind-out-file=/dev/null", *command],
+        capture_output=True, text=True, env=env, check=False)
+    for line in done.stderr.splitlines():
+        if "I" in line and "refs:" in line:
+            return int(line.rpartition(":")[2].replace(",", "").strip())
+    return None
 
 
 def bench_startup(runs: int) -> None:
@@ -208,15 +243,35 @@ def bench_startup(runs: int) -> None:
     myna = str(Path(python).with_name("myna"))
     for warm in (["--help"], ["status"], ["readers"], ["read", "cert", "--help"]):
         subprocess.run([myna, *warm], capture_output=True, env=env, check=False)  # noqa: S603
-    bare_min, bare = _min_median_ms([python, "-c", "pass"], runs, env)
-    print(f"\nCommand start-up, min / median of {runs} (a bare `python -c pass`: "
-          f"{bare_min:.0f} / {bare:.0f} ms; the min is the figure on a shared machine)")
-    for label, command in (("myna --help", [myna, "--help"]),
-                           ("myna status (no card)", [myna, "status"]),
-                           ("myna readers", [myna, "readers"])):
-        low, ms = _min_median_ms(command, runs, env)
-        print(f"  {label:24} {low:6.0f} / {ms:6.0f} ms  = {low / bare_min:4.2f} / "
-              f"{ms / bare:4.2f} × bare python")
+    bare = "bare `python -c pass`"
+    commands = {bare: [python, "-c", "pass"],
+                "myna --help": [myna, "--help"],
+                "python -m agent.cli --help": [python, "-m", "agent.cli", "--help"],
+                "myna readers": [myna, "readers"],
+                "myna status (no card)": [myna, "status", "--reader", "pcsc:Virtual PCD 00 01"],
+                "myna status (a card, 3 PINs)": [myna, "status", "--reader", f"pcsc:{READER}"]}
+    slot = VpcdSlot(PORT)
+    slot.insert(VirtualMynaCard(PERSONA))  # in READER, the first; the second stays empty
+    try:
+        _until_present(True)
+        figures = _start_ms(commands, runs, env)
+        counts = {label: _instructions(command, env) for label, command in commands.items()}
+    finally:
+        slot.remove()
+        _until_present(False)
+    base_min, base_median, base_cpu = figures[bare]
+    base_count = counts[bare]
+    print(f"\nCommand start-up, {runs} runs each, taking turns (ratios to a bare `python -c "
+          "pass`; on a shared machine the wall min, the CPU time and the instructions are the "
+          "figures)")
+    print(f"  {'':30} {'wall min':>9} {'median':>7} {'CPU':>6} {'instructions':>13}   ratios")
+    for label, (low, median, cpu) in figures.items():
+        count = counts[label]
+        count_text = f"{count / 1e6:10.0f} M" if count else f"{'-':>12}"
+        ratio_text = f"{count / base_count:4.2f}" if count and base_count else "  - "
+        print(f"  {label:30} {low:7.0f} ms {median:4.0f} ms {cpu:3.0f} ms {count_text}   "
+              f"{low / base_min:4.2f} / {median / base_median:4.2f} / {cpu / base_cpu:4.2f} / "
+              f"{ratio_text}")
 
 
 def bench_opensc(runs: int) -> None:
