@@ -10,8 +10,9 @@ Prints (figures only, no assertions):
 3. Insertion latency: from pcscd reporting the card (a separate waiting PC/SC client) to the
    agent watcher's ``card_inserted`` event, event-driven vs the old 0.25 s polling; and from
    the card connecting to vpcd (pcscd's own 400 ms vpcd poll dominates that one).
-4. Command start-up: ``myna --help``, ``myna status``, ``myna readers`` against a bare
-   ``python -c pass``.
+4. Command start-up: ``myna --help``, ``myna readers`` and ``myna status`` (an empty reader, and
+   a card) against a bare ``python -c pass``, taking turns: wall min and median, CPU time, and
+   with valgrind the instructions, which a busy machine does not change.
 5. With ``--opensc``: ``pkcs15-tool --read-certificate`` vs ``myna read cert`` on the same card.
 
     .venv/bin/python bench/speed.py [--runs N] [--opensc]
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -126,8 +128,9 @@ def bench_taps(runs: int) -> None:
               f"{b2:4.1f} × L ms")
 
 
-def _insertion_latencies(source: Any, runs: int) -> tuple[list[float], list[float]]:
-    """(card connects → card_inserted, pcscd reports the card → card_inserted) in ms."""
+def _insertion_latencies(source: Any, runs: int) -> tuple[list[float], list[float], list[float]]:
+    """(card connects → card_inserted, pcscd reports the card → card_inserted, card connects →
+    pcscd reports it to a bare waiting SCardGetStatusChange) in ms."""
     inserted = threading.Event()
     seen_at: list[float] = []
 
@@ -138,7 +141,7 @@ def _insertion_latencies(source: Any, runs: int) -> tuple[list[float], list[floa
 
     watcher = ReaderWatcher(source, on_event, interval_s=0.25, hold_cards=False)
     watcher.start()
-    from_connect, from_pcscd = [], []
+    from_connect, from_pcscd, pcscd_itself = [], [], []
     try:
         time.sleep(0.5)
         for _ in range(runs):
@@ -157,7 +160,9 @@ def _insertion_latencies(source: Any, runs: int) -> tuple[list[float], list[floa
 
             waiter = threading.Thread(target=watch_pcscd)
             waiter.start()
-            time.sleep(0.1)
+            # pcscd polls vpcd every 400 ms: insert at any phase of that poll, not just after the
+            # tick that saw the last removal (which would make every insertion wait a whole one).
+            time.sleep(0.1 + random.uniform(0, 0.4))  # noqa: S311 - a phase, not a secret
             slot = VpcdSlot(PORT)
             start = time.perf_counter()
             slot.insert(VirtualMynaCard(PERSONA))
@@ -166,12 +171,13 @@ def _insertion_latencies(source: Any, runs: int) -> tuple[list[float], list[floa
             if seen_at and pcscd_saw:
                 from_connect.append((seen_at[0] - start) * 1000)
                 from_pcscd.append((seen_at[0] - pcscd_saw[0]) * 1000)
+                pcscd_itself.append((pcscd_saw[0] - start) * 1000)
             slot.remove()
             _until_present(False)
             time.sleep(0.3)
     finally:
         watcher.stop()
-    return from_connect, from_pcscd
+    return from_connect, from_pcscd, pcscd_itself
 
 
 def bench_insertion(runs: int) -> None:
@@ -179,25 +185,64 @@ def bench_insertion(runs: int) -> None:
     def polled() -> list[Any]:  # the previous design: a new context per reader every 0.25 s
         return list(list_pcsc_readers())
 
+    pcscd_itself: list[float] = []
     for name, source in (("event-driven (SCardGetStatusChange)", source_for_locator("pcsc")),
                          ("polled every 0.25 s (before)", polled)):
-        connect, pcscd_side = _insertion_latencies(source, runs)
+        connect, pcscd_side, pcscd_alone = _insertion_latencies(source, runs)
+        pcscd_itself += pcscd_alone
         print(f"  {name:38} after pcscd sees it: {statistics.median(pcscd_side):6.1f} / "
               f"{max(pcscd_side):6.1f}   after the card connects: "
               f"{statistics.median(connect):6.1f} / {max(connect):6.1f}")
+    print(f"  {'pcscd itself (a bare waiting client)':38} card connects to vpcd → pcscd reports "
+          f"it: {statistics.median(pcscd_itself):6.1f} / {min(pcscd_itself):6.1f} min / "
+          f"{max(pcscd_itself):6.1f} max (its vpcd poll: every 400 ms)")
 
 
 def _median_ms(command: list[str], runs: int, env: dict[str, str]) -> float:
-    return _min_median_ms(command, runs, env)[1]
-
-
-def _min_median_ms(command: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         subprocess.run(command, capture_output=True, env=env, check=False)  # noqa: S603
         times.append((time.perf_counter() - start) * 1000)
-    return min(times), statistics.median(times)
+    return statistics.median(times)
+
+
+def _start_ms(commands: dict[str, list[str]], runs: int,
+              env: dict[str, str]) -> dict[str, tuple[float, float, float]]:
+    """Per command: (min, median) wall ms and the median CPU (user + system) ms of the child.
+
+    The commands take turns, so a busy neighbour slows them all alike; on a loaded machine the
+    min and the CPU time move least."""
+    import resource
+
+    walls: dict[str, list[float]] = {label: [] for label in commands}
+    cpus: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(runs):
+        for label, command in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(command, capture_output=True, env=env, check=False)  # noqa: S603
+            walls[label].append((time.perf_counter() - start) * 1000)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[label].append(
+                (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000)
+    return {label: (min(walls[label]), statistics.median(walls[label]),
+                    statistics.median(cpus[label])) for label in commands}
+
+
+def _instructions(command: list[str], env: dict[str, str]) -> int | None:
+    """User-space instructions of one run (valgrind's I refs): the same on an idle or a busy
+    machine, so the ratios can be compared across runs. None without valgrind."""
+    if not shutil.which("valgrind"):
+        return None
+    done = subprocess.run(  # noqa: S603
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no",  # noqa: S607 - from PATH
+         "--cachegrind-out-file=/dev/null", *command],
+        capture_output=True, text=True, env=env, check=False)
+    for line in done.stderr.splitlines():
+        if "I" in line and "refs:" in line:
+            return int(line.rpartition(":")[2].replace(",", "").strip())
+    return None
 
 
 def bench_startup(runs: int) -> None:
@@ -208,15 +253,35 @@ def bench_startup(runs: int) -> None:
     myna = str(Path(python).with_name("myna"))
     for warm in (["--help"], ["status"], ["readers"], ["read", "cert", "--help"]):
         subprocess.run([myna, *warm], capture_output=True, env=env, check=False)  # noqa: S603
-    bare_min, bare = _min_median_ms([python, "-c", "pass"], runs, env)
-    print(f"\nCommand start-up, min / median of {runs} (a bare `python -c pass`: "
-          f"{bare_min:.0f} / {bare:.0f} ms; the min is the figure on a shared machine)")
-    for label, command in (("myna --help", [myna, "--help"]),
-                           ("myna status (no card)", [myna, "status"]),
-                           ("myna readers", [myna, "readers"])):
-        low, ms = _min_median_ms(command, runs, env)
-        print(f"  {label:24} {low:6.0f} / {ms:6.0f} ms  = {low / bare_min:4.2f} / "
-              f"{ms / bare:4.2f} × bare python")
+    bare = "bare `python -c pass`"
+    commands = {bare: [python, "-c", "pass"],
+                "myna --help": [myna, "--help"],
+                "python -m agent.cli --help": [python, "-m", "agent.cli", "--help"],
+                "myna readers": [myna, "readers"],
+                "myna status (no card)": [myna, "status", "--reader", "pcsc:Virtual PCD 00 01"],
+                "myna status (a card, 3 PINs)": [myna, "status", "--reader", f"pcsc:{READER}"]}
+    slot = VpcdSlot(PORT)
+    slot.insert(VirtualMynaCard(PERSONA))  # in READER, the first; the second stays empty
+    try:
+        _until_present(True)
+        figures = _start_ms(commands, runs, env)
+        counts = {label: _instructions(command, env) for label, command in commands.items()}
+    finally:
+        slot.remove()
+        _until_present(False)
+    base_min, base_median, base_cpu = figures[bare]
+    base_count = counts[bare]
+    print(f"\nCommand start-up, {runs} runs each, taking turns (ratios to a bare `python -c "
+          "pass`; on a shared machine the wall min, the CPU time and the instructions are the "
+          "figures)")
+    print(f"  {'':30} {'wall min':>9} {'median':>7} {'CPU':>6} {'instructions':>13}   ratios")
+    for label, (low, median, cpu) in figures.items():
+        count = counts[label]
+        count_text = f"{count / 1e6:10.0f} M" if count else f"{'-':>12}"
+        ratio_text = f"{count / base_count:4.2f}" if count and base_count else "  - "
+        print(f"  {label:30} {low:7.0f} ms {median:4.0f} ms {cpu:3.0f} ms {count_text}   "
+              f"{low / base_min:4.2f} / {median / base_median:4.2f} / {cpu / base_cpu:4.2f} / "
+              f"{ratio_text}")
 
 
 def bench_opensc(runs: int) -> None:

@@ -4,12 +4,15 @@ GET CHALLENGE and challenge signature (reference §1, §8.4, §8.5, §9.4)."""
 from __future__ import annotations
 
 import re
-from typing import ClassVar
 
 from card import tlv
 from card.channel import ApduChannel
 from card.errors import BadResponseError
 from card.ids import AID, TAG_CVC
+
+TYPE_CHECKING = False  # as in card.transports: no typing import at run time (`myna status`)
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 MAX_RECORD_LEN = 4096
 MAX_CVC_LEN = 1024

@@ -11,16 +11,23 @@ overall deadline enforced in a thin wrapper around nfcpy's frontend. nfcpy is im
 from __future__ import annotations
 
 import errno
-import logging
 import re
-import threading
 import time
-from typing import Any, ClassVar
 
 from card.errors import CardRemovedError, NoCardError, NoReaderError, TransportError
 from card.transports import CardConnection, Interface, Reader, Transport
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False  # as in card.transports: no typing import at run time
+if TYPE_CHECKING:
+    import logging
+    from typing import Any, ClassVar
+
+
+def _log() -> logging.Logger:
+    """This module's logger; logging is imported on first use, so `myna readers` goes without."""
+    import logging
+
+    return logging.getLogger(__name__)
 
 # Reference §7.4: on-card RSA; Android stacks allow 5 s for the signing APDU. Real cards ask
 # for more time with S(WTX), which nfcpy honours; these bound one frame and one whole APDU.
@@ -62,6 +69,8 @@ def _import_nfc() -> Any:
         import nfc.tag.tt4
     except ImportError as e:
         raise NoReaderError("nfcpy is not installed (pip install 'myna-kiosk[nfc]')") from e
+    import logging
+
     # nfcpy logs every frame and APDU in hex at DEBUG (nfc.tag.tt4, nfc.clf), VERIFY data
     # included: keep its loggers at INFO so a debug log can never carry a PIN (architecture.md).
     nfc_logger = logging.getLogger("nfc")
@@ -178,7 +187,7 @@ class NfcConnection(CardConnection):
         return TransportError(what)
 
     def _fail(self, error: TransportError) -> TransportError:
-        log.info("nfc: %s", error)
+        _log().info("nfc: %s", error)
         self._broken = error
         return error
 
@@ -228,6 +237,8 @@ class NfcReader(Reader):
         deadline_s: float = DEADLINE_S,
         slow_deadline_s: float = SLOW_DEADLINE_S,
     ) -> None:
+        import threading  # here, not at the top: listing readers creates none
+
         self._path = nfcpy_path(locator)
         self._locator = locator
         self.deadline_s = deadline_s
@@ -265,7 +276,7 @@ class NfcReader(Reader):
                     hint = " (permission denied: install udev/60-myna-nfc.rules)"
                 raise NoReaderError(f"no nfcpy reader at {self._path}: "
                                     f"{e.strerror or e}{hint or ' (no reader attached)'}") from e
-            log.info("nfc: opened %s", self._clf.device)
+            _log().info("nfc: opened %s", self._clf.device)
         return self._clf
 
     def has_card(self) -> bool:
@@ -329,7 +340,7 @@ class NfcReader(Reader):
             if not isinstance(tag, nfc.tag.tt4.Type4BTag):
                 raise NoCardError(f"not an ISO-DEP Type B card: {type(tag).__name__}")
             self._conn = NfcConnection(self, tag)
-            log.info("nfc: card activated on %s", self._path)
+            _log().info("nfc: card activated on %s", self._path)
             return self._conn
 
     def _release(self, conn: NfcConnection) -> None:
@@ -340,7 +351,7 @@ class NfcReader(Reader):
                 try:
                     self._clf.device.mute()  # field off (udp: RFOFF to the card)
                 except OSError as e:
-                    log.debug("nfc: mute failed: %s", e)
+                    _log().debug("nfc: mute failed: %s", e)
 
     def close(self) -> None:
         """Close the connection (if any) and the frontend."""
@@ -363,7 +374,7 @@ def usb_devices() -> list[tuple[int, int, int, int]]:
     try:
         found = transport.USB.find("usb") or []
     except Exception as e:  # noqa: BLE001 - libusb errors vary by platform; no bus means none
-        log.debug("nfc: USB enumeration failed: %s", e)
+        _log().debug("nfc: USB enumeration failed: %s", e)
         return []
     known = device.usb_device_map
     return [(vid, pid, bus, dev) for vid, pid, bus, dev in found if (vid, pid) in known]

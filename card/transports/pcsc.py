@@ -9,10 +9,6 @@ could use it (ref. §6.4, SOL transport/pcsc.rs).
 
 from __future__ import annotations
 
-import logging
-import threading
-from typing import Any, ClassVar
-
 from card.errors import (
     CardBusyError,
     CardRemovedError,
@@ -22,15 +18,71 @@ from card.errors import (
 )
 from card.transports import CardConnection, Interface, Reader, Transport
 
-logger = logging.getLogger(__name__)
+TYPE_CHECKING = False  # as in card.transports: no typing import at run time
+if TYPE_CHECKING:
+    import logging
+    from typing import Any, ClassVar
+
+
+def _logger() -> logging.Logger:
+    """This module's logger; logging is imported on first use, so `myna readers` goes without."""
+    import logging
+
+    return logging.getLogger(__name__)
+
+
+_EXTENSION = "smartcard.scard._scard"
 
 
 def _scard() -> Any:
-    try:
-        from smartcard import scard
-    except ImportError as e:  # pyscard or libpcsclite missing
-        raise NoReaderError("PC/SC support (pyscard) is not installed") from e
-    return scard
+    """pyscard's PC/SC extension module, ``smartcard.scard._scard``, loaded by itself.
+
+    ``from smartcard import scard`` first runs ``smartcard/__init__.py`` (sessions, readers, card
+    connections) and then the generated wrapper ``smartcard.scard.scard``, which imports typing and
+    only forwards each call to the extension: together a third of a bare Python start, on every
+    `myna readers`. The extension has the same functions and constants; if pyscard's layout ever
+    changes, the public import is used.
+    """
+    import sys
+
+    module = sys.modules.get(_EXTENSION)
+    if module is None:
+        module = _load_extension_alone()
+    if module is None:
+        try:
+            from smartcard import scard
+        except ImportError as e:  # pyscard or libpcsclite missing
+            raise NoReaderError("PC/SC support (pyscard) is not installed") from e
+        return scard
+    return module
+
+
+def _load_extension_alone() -> Any:
+    import importlib.machinery
+    import importlib.util
+    import os
+    import sys
+
+    package = importlib.util.find_spec("smartcard")  # finds it without running its __init__
+    if package is None or not package.submodule_search_locations:
+        return None
+    for location in package.submodule_search_locations:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(location, "scard", "_scard" + suffix)
+            if not os.path.isfile(path):
+                continue
+            spec = importlib.util.spec_from_file_location(_EXTENSION, path)
+            if spec is None or spec.loader is None:
+                return None
+            module = importlib.util.module_from_spec(spec)
+            try:
+                spec.loader.exec_module(module)
+            except ImportError:  # libpcsclite missing: the public import says so
+                return None
+            # The wrapper's own `from . import _scard` then finds this one, if anything imports it.
+            sys.modules[_EXTENSION] = module
+            return module
+    return None
 
 
 # A short APDU is at most 261 bytes (5 header + 255 data + Le); a reader taking more does
@@ -336,6 +388,8 @@ class PcscMonitor:
         self._context: _Context | None = None
         self._states: dict[str, int] = {}  # reader -> last event state (without CHANGED)
         self._pnp_supported = True
+        import threading
+
         self._interrupted = threading.Event()
         self.status_calls = 0
 
@@ -356,8 +410,8 @@ class PcscMonitor:
         if context is not None:
             try:
                 context.close()
-            except Exception:  # the daemon is gone; nothing to release
-                logger.debug("releasing a dead PC/SC context failed", exc_info=True)
+            except Exception:  # noqa: BLE001 - the daemon is gone; nothing to release
+                _logger().debug("releasing a dead PC/SC context failed", exc_info=True)
 
     def _status(self, context: _Context, timeout_ms: int,
                 states: list[tuple[str, int]]) -> tuple[int, list[Any]]:
@@ -451,8 +505,8 @@ class PcscMonitor:
         if context is not None and context.handle is not None:
             try:
                 context.scard.SCardCancel(context.handle)
-            except Exception:  # waking a waiter is best effort
-                logger.debug("SCardCancel failed", exc_info=True)
+            except Exception:  # noqa: BLE001 - waking a waiter is best effort
+                _logger().debug("SCardCancel failed", exc_info=True)
 
     def close(self) -> None:
         self._drop()

@@ -4,6 +4,7 @@ applications, PC/SC and NFC libraries) must not load just to build the command l
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -51,3 +52,71 @@ def test_listing_readers_loads_nfcpy_only_when_a_candidate_reader_is_attached():
     modules = _imported("from card.transports.nfc import list_nfc_readers; "
                         "assert list_nfc_readers() == []")
     assert not {m for m in modules if m.split(".")[0] == "nfc"}
+
+
+# Each quick command: (what it may not load either, what it needs although the lists above name it).
+# `myna --help` loads no command module; `myna readers` needs only PC/SC's extension module, not
+# pyscard's object layer; `myna status` needs the card applications (dataclasses that log their
+# APDU traffic) but no verifier, no service, no HTTP and no UI.
+QUICK_COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "--help": (("agent.cli.commands", "card", "typing", "shutil"), ()),
+    "readers": (("card.apps", "card.channel", "typing", "threading", "dataclasses"),
+                ("card.transports", "smartcard.scard._scard")),
+    "status": (("agent.verification", "agent.service", "typing"),
+               ("card.apps", "card.channel", "card.transports", "logging",
+                "smartcard.scard._scard")),
+}
+
+
+def _within(module: str, names: tuple[str, ...]) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in names)
+
+
+def _loaded_by_main(argv: list[str]) -> set[str]:
+    """Modules in sys.modules after ``main(argv)``, beyond what a bare start loads. No PC/SC
+    daemon is reachable (the socket does not exist), so no card is touched."""
+    code = ("import sys\nfrom agent.cli.main import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit:\n    pass\n"
+            "sys.stderr.write('\\nMODULES ' + ' '.join(sys.modules))\n")
+    env = {**os.environ, "PCSCLITE_CSOCK_NAME": "/nonexistent/pcscd.comm"}
+    done = subprocess.run(  # noqa: S603 - our own interpreter and a fixed snippet
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60,
+        env=env, check=False)
+    bare = subprocess.run(
+        [sys.executable, "-c", "import sys; print(' '.join(sys.modules))"], capture_output=True,
+        text=True, timeout=60, check=True)
+    loaded = done.stderr.rpartition("\nMODULES ")[2].split()
+    assert loaded, done.stderr
+    return set(loaded) - set(bare.stdout.split())
+
+
+@pytest.mark.parametrize("command", sorted(QUICK_COMMANDS))
+def test_a_quick_command_loads_only_what_it_needs(command):
+    from card.transports.nfc import _no_candidate_usb_device
+
+    if command == "readers" and not _no_candidate_usb_device():
+        pytest.skip("a USB device of an nfcpy reader vendor is attached: readers asks nfcpy")
+    also_forbidden, needed = QUICK_COMMANDS[command]
+    heavy = sorted(m for m in _loaded_by_main([command])
+                   if (m.split(".")[0] in HEAVY_PACKAGES or _within(m, HEAVY_MODULES)
+                       or _within(m, also_forbidden)) and not _within(m, needed))
+    assert heavy == [], heavy
+
+
+def test_the_top_level_help_is_the_same_whatever_is_loaded():
+    from agent.cli.main import COMMANDS_BY_MODULE, build_parser
+
+    full = build_parser().format_help()
+    assert build_parser(summary_only=True).format_help() == full
+    for commands in COMMANDS_BY_MODULE.values():
+        assert build_parser(commands[0]).format_help() == full, commands[0]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h", "readers"], ["-vh", "status"],
+                                  ["--he", "read", "cert"], ["-v", "--help", "staff"]], ids=str)
+def test_the_top_level_help_lists_every_command_however_it_is_asked_for(argv, capsys):
+    from agent.cli.main import build_parser, main
+
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert capsys.readouterr().out == build_parser().format_help()

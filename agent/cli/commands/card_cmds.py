@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 # Only the light error types at import time: `myna --help` must not load the card stack.
@@ -27,6 +26,10 @@ from card.errors import (
     PinFormatError,
 )
 
+TYPE_CHECKING = False  # mypy takes any name TYPE_CHECKING as true; no typing import at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 EXIT_CARD_ERROR = 1
 EXIT_NO_READER = 3
 EXIT_PIN = 4
@@ -37,7 +40,8 @@ _CERT_TYPES = {"sign": "SIGN", "auth": "AUTH", "sign-ca": "SIGN_CA", "auth-ca": 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("readers", help="list card readers and whether a card is present")
-    p.set_defaults(func=cmd_readers)
+    # Its transports log at DEBUG only (nfcpy's loggers are held at INFO): logging only with -v.
+    p.set_defaults(func=cmd_readers, needs_logging=False)
 
     p = subparsers.add_parser("status", help="tries left for every PIN (consumes none)")
     p.add_argument("--reader", default="pcsc", metavar="LOC", help="reader locator (default pcsc)")
