@@ -323,8 +323,13 @@ def test_staff_face_flow_shows_photo(page: Any, stack: Stack) -> None:
     assert page.is_visible("#r-name-image") and page.is_visible("#r-address-image")
     badges = page.eval_on_selector_all("#result-badges li", "els => els.map(e => e.dataset.badge)")
     assert "record-signature" in badges and "chain" not in badges
+    # Name and address as text beside the images: the text AP's 基本4情報, checked by its
+    # integrity record (one more VERIFY, after the card-face AP accepted the same 照合番号B).
+    assert page.text_content("#r-name") == PERSONAS["yamada-taro"].identity.name
+    assert page.text_content("#r-address") == PERSONAS["yamada-taro"].identity.address
+    assert page.is_hidden("#result-text-unavailable")
     shot(page, "staff-face-result.png")
-    assert verify_count(card) == 1
+    assert verify_count(card) == 2
 
 
 def test_language_switch(page: Any, stack: Stack) -> None:
