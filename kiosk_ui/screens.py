@@ -26,6 +26,7 @@ from kiosk_ui.agent_client import AgentClient, AgentRequestError, AgentUnavailab
 from kiosk_ui.messages import all_catalogs, catalog, staff_text
 from kiosk_ui.staff import staff_headers
 from kiosk_ui.viewmodel import view
+from kiosk_ui.voice import page_voice
 
 log = logging.getLogger(__name__)
 bp = Blueprint("screens", __name__)
@@ -142,6 +143,7 @@ def _page(mode: str) -> str:
         catalogs=json.dumps(all_catalogs(), ensure_ascii=False),
         # A printed record leaves out the photo unless configured (MYNA_KIOSK_PRINT_PHOTO).
         print_photo=bool(current_app.config.get("PRINT_PHOTO", False)),
+        voice=page_voice(mode),
         # Japanese text in the HTML itself, before the script runs; staff wording on /staff.
         t=(lambda key: staff_text(ja, key)) if mode == "staff" else ja.__getitem__,
     )

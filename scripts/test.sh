@@ -16,6 +16,7 @@ bash scripts/install-system-deps.sh
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all]'
+bash scripts/install-voice.sh .venv/bin/pip  # the Japanese HTS voice the voice tests use
 workers=${MYNA_TEST_WORKERS:-4}
 no_tests=5  # pytest's exit status when the arguments select no test of a pass
 serial_log=$(mktemp)

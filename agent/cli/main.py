@@ -25,6 +25,7 @@ COMMANDS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "agent.cli.commands.records_cmds": ("keys", "records"),
     "agent.cli.commands.receiver_cmds": ("receiver",),
     "agent.cli.commands.staff_cmds": ("staff",),
+    "agent.cli.commands.voice_cmd": ("voice",),
 }
 
 

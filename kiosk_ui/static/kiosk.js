@@ -48,6 +48,24 @@
     document.documentElement.lang = lang;
     document.querySelectorAll("[data-i18n]").forEach(function (el) { el.textContent = t(el.dataset.i18n); });
   }
+  // Voice guidance (on only where the kiosk server has built phrases): a fixed phrase per
+  // screen, in the page's language, never anything read from the card or typed.
+  var VOICE = document.body.dataset.voice === "on" ?
+    (document.body.dataset.voicePhrases || "").split(" ") : [];
+  var voiceAudio = null;
+  function voicePhrase(name) {
+    if (name === "entry") { return snap && snap.credential ? "entry_" + snap.credential.kind : null; }
+    return { lasttry: "last_try", awaiting_removal: "remove" }[name] || name;
+  }
+  function speak(name) {
+    var phrase = voicePhrase(name);
+    if (!phrase || VOICE.indexOf(phrase) < 0) { return; }
+    if (voiceAudio) { voiceAudio.pause(); }
+    voiceAudio = new Audio("/voice/" + lang + "/" + phrase + ".wav");
+    voiceAudio.volume = Math.min(1, +document.body.dataset.voiceVolume || 1);
+    var played = voiceAudio.play();
+    if (played && played.catch) { played.catch(function () { /* no audio device or autoplay refused */ }); }
+  }
   var lastScreenMessage = "";
   function show(name) {
     SCREENS.forEach(function (s) { $("screen-" + s).hidden = (s !== name); });
@@ -72,6 +90,7 @@
       document.querySelector("main").scrollTop = 0;
       window.scrollTo(0, 0);
       if (h) { h.setAttribute("tabindex", "-1"); h.focus({ preventScroll: true }); }
+      speak(name);
     }
   }
 

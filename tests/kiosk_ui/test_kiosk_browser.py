@@ -59,8 +59,19 @@ def agent_config() -> dict[str, Any]:
     return {}
 
 
+def _kiosk_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Extra kiosk server config from a module's own ``kiosk_config`` fixture, if it has one."""
+    try:
+        extra: dict[str, Any] = request.getfixturevalue("kiosk_config")
+    except pytest.FixtureLookupError:
+        return {}
+    return extra
+
+
 @pytest.fixture
-def stack(tmp_path: Path, agent_config: dict[str, Any]) -> Iterator[Stack]:
+def stack(tmp_path: Path, agent_config: dict[str, Any],
+          request: pytest.FixtureRequest) -> Iterator[Stack]:
+    kiosk_config = _kiosk_config(request)
     from agent.cli.demo import demo_agent
     from kiosk_ui import create_app
 
@@ -71,6 +82,7 @@ def stack(tmp_path: Path, agent_config: dict[str, Any]) -> Iterator[Stack]:
                 "AGENT_TOKEN_FILE": str(agent.config.token_path),
                 "DEMO": True,
                 "PAIRING_SECRET": PAIRING_SECRET,
+                **kiosk_config,
             }
         )
         srv = make_server("127.0.0.1", 0, app, threaded=True)
