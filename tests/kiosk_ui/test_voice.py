@@ -133,3 +133,25 @@ def test_cli_builds_with_espeak(tmp_path: Path) -> None:
     assert main(["voice", "build", str(tmp_path), "--engine", "espeak-ng"]) == 0
     assert voice.load_manifest(tmp_path) is not None
 
+
+
+@pytest.mark.parametrize(("volume", "expected"), [(0, None), (0.5, "0.50"), (1, "1.00")])
+def test_an_explicit_volume_or_off_is_respected(voice_dir: Path, fake_agent: Any,
+                                               volume: float, expected: str | None) -> None:
+    from kiosk_ui import create_app
+    from tests.kiosk_ui.fake_agent import TOKEN
+    from tests.kiosk_ui.helpers import PAIRING_SECRET, paired_client
+
+    client = paired_client(create_app({
+        "TESTING": True, "AGENT_URL": fake_agent.url, "AGENT_TOKEN": TOKEN,
+        "PAIRING_SECRET": PAIRING_SECRET, "VOICE_DIR": str(voice_dir), "VOICE_VOLUME": volume}))
+    html = client.get("/").get_data(as_text=True)
+    if expected is None:
+        assert "data-voice" not in html
+        assert client.get("/voice/ja/idle.wav").status_code == 404
+    else:
+        assert f'data-voice-volume="{expected}"' in html
+        with client.get("/voice/ja/idle.wav") as answer:
+            assert answer.status_code == 200 and answer.data[:4] == b"RIFF"
+    assert client.get("/voice/ja/../manifest.wav").status_code == 404
+    assert client.get("/voice/xx/idle.wav").status_code == 404
