@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PAIRING_SECRET=None,  # the one-time secret of /pair (kiosk_ui/pairing.py) ...
         PAIRING_FILE=None,  # ... or the file the launcher writes it to
         PAIRING_STATE=None,  # where the pairing (digests only) survives a restart
+        STAFF_CALLS_STATE=None,  # where open calls for staff survive a restart (None: memory)
         VOICE_DIR=None,  # built by `myna voice build DIR` (kiosk_ui/voice.py); None = no voice
         VOICE_VOLUME=1.0,  # 0 turns voice off
     )
