@@ -85,4 +85,5 @@ trap 'rm -rf "$PROFILE"' EXIT INT TERM
     --noerrdialogs \
     --disable-pinch \
     --overscroll-history-navigation=0 \
+    --autoplay-policy=no-user-gesture-required \
     --check-for-update-interval=31536000

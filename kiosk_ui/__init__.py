@@ -36,6 +36,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PAIRING_SECRET=None,  # the one-time secret of /pair (kiosk_ui/pairing.py) ...
         PAIRING_FILE=None,  # ... or the file the launcher writes it to
         PAIRING_STATE=None,  # where the pairing (digests only) survives a restart
+        STAFF_CALLS_STATE=None,  # where open calls for staff survive a restart (None: memory)
+        VOICE_DIR=None,  # built by `myna voice build DIR` (kiosk_ui/voice.py); None = no voice
+        VOICE_VOLUME=1.0,  # 0 turns voice off
     )
     app.config.from_prefixed_env("MYNA_KIOSK")
     if test_config:
@@ -49,12 +52,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
     app.extensions["myna_agent"] = client
 
-    from kiosk_ui import demo_panel, pairing, screens, security, staff
+    from kiosk_ui import demo_panel, pairing, screens, security, staff, voice
 
     security.init_app(app)
     app.config["PAIRING_SECRET_MADE_UP"] = pairing.init_app(app)
     app.register_blueprint(screens.bp)
     app.register_blueprint(staff.bp)
+    voice.init_app(app)
     if app.config["DEMO"]:
         app.register_blueprint(demo_panel.bp)
     return app

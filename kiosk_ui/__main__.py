@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="file (0600) that keeps the pairing across restarts of this server (digests only)",
     )
+    p.add_argument("--staff-calls-state", default=None,
+                   help="file (0600) that keeps open calls for staff across restarts")
+    p.add_argument("--voice-dir", default=None,
+                   help="voice guidance files built by `myna voice build DIR` (default: none)")
     p.add_argument("--demo", action="store_true", help="serve the demo panel at /demo")
     p.add_argument("--demo-persona", default="yamada-taro", help="persona preselected on /demo")
     args = p.parse_args(argv)
@@ -55,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             "DEMO_PERSONA": args.demo_persona,
             **({"PAIRING_FILE": args.pairing_file} if args.pairing_file else {}),
             **({"PAIRING_STATE": args.pairing_state} if args.pairing_state else {}),
+            **({"VOICE_DIR": args.voice_dir} if args.voice_dir else {}),
+            **({"STAFF_CALLS_STATE": args.staff_calls_state} if args.staff_calls_state else {}),
         }
     )
     sock = inherited_socket()  # systemd socket activation: the port held since boot

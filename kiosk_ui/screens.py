@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,9 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from kiosk_ui.agent_client import AgentClient, AgentRequestError, AgentUnavailableError
 from kiosk_ui.messages import all_catalogs, catalog, staff_text
 from kiosk_ui.staff import staff_headers
+from kiosk_ui.staff_calls import StaffCalls
 from kiosk_ui.viewmodel import view
+from kiosk_ui.voice import page_voice
 
 log = logging.getLogger(__name__)
 bp = Blueprint("screens", __name__)
@@ -56,33 +57,15 @@ class _SentGuard:
             self._sent.popitem(last=False)
 
 
-class _StaffCalls:
-    """Calls for help from the unattended screen, shown on the staff screen until answered."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: OrderedDict[int, float] = OrderedDict()
-        self._next = 1
-
-    def call(self) -> int:
-        with self._lock:
-            number, self._next = self._next, self._next + 1
-            self._calls[number] = time.time()
-            while len(self._calls) > 16:
-                self._calls.popitem(last=False)
-            return number
-
-    def open_calls(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [{"id": n, "at": at} for n, at in self._calls.items()]
-
-    def answer(self, number: int) -> None:
-        with self._lock:
-            self._calls.pop(number, None)
+@bp.record_once
+def _open_staff_calls(state: Any) -> None:
+    state.app.extensions["myna_staff_calls"] = StaffCalls(
+        state.app.config.get("STAFF_CALLS_STATE"))
 
 
-def _staff_calls() -> _StaffCalls:
-    return current_app.extensions.setdefault("myna_staff_calls", _StaffCalls())
+def _staff_calls() -> StaffCalls:
+    calls: StaffCalls = current_app.extensions["myna_staff_calls"]
+    return calls
 
 
 def _agent() -> AgentClient:
@@ -142,6 +125,7 @@ def _page(mode: str) -> str:
         catalogs=json.dumps(all_catalogs(), ensure_ascii=False),
         # A printed record leaves out the photo unless configured (MYNA_KIOSK_PRINT_PHOTO).
         print_photo=bool(current_app.config.get("PRINT_PHOTO", False)),
+        voice=page_voice(mode),
         # Japanese text in the HTML itself, before the script runs; staff wording on /staff.
         t=(lambda key: staff_text(ja, key)) if mode == "staff" else ja.__getitem__,
     )

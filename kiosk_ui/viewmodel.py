@@ -113,6 +113,7 @@ def _identity(ident: dict[str, Any], flow: str) -> dict[str, Any]:
                                                      TEXT_IMAGE_FORMATS)
         out["card_expiry"] = _s(ident.get("card_expiry"), 32)
         out["verified"] = ident.get("verified") is True
+        out["text"] = _face_text(ident.get("text"))
     if flow == "number":
         out["verified"] = ident.get("verified") is True
     last4 = _s(ident.get("my_number_last4"), 4)
@@ -121,6 +122,18 @@ def _identity(ident: dict[str, Any], flow: str) -> dict[str, Any]:
         # the full number comes from the agent only on a staff member's reveal (kiosk_ui.staff).
         out["my_number_masked"] = "•••• •••• " + last4
     return out
+
+
+def _face_text(text: object) -> dict[str, Any]:
+    """Name and address as text beside the face images: shown only when the agent says the
+    text AP's integrity record vouched for them (or read them, with no issuer key)."""
+    status = text.get("status") if isinstance(text, dict) else None
+    if not isinstance(text, dict) or status not in ("verified", "not-verified"):
+        return {"status": "unavailable", "name": None, "address": None}
+    name, address = _s(text.get("name")), _s(text.get("address"), 1024)
+    if not name or not address:
+        return {"status": "unavailable", "name": None, "address": None}
+    return {"status": status, "name": name, "address": address}
 
 
 def view(snap: Snapshot) -> dict[str, Any]:

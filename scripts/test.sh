@@ -27,6 +27,7 @@ if { .venv/bin/python -m uv --version || "${pip[@]}" uv; } >/dev/null 2>&1; then
 else
     "${pip[@]}" -e '.[all]'
 fi
+bash scripts/install-voice.sh .venv/bin/pip  # the Japanese HTS voice the voice tests use
 workers=${MYNA_TEST_WORKERS:-6}
 no_tests=5  # pytest's exit status when the arguments select no test of a lane
 pytest=(.venv/bin/python -m pytest)

@@ -32,6 +32,7 @@ COMMANDS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "agent.cli.commands.records_cmds": ("keys", "records"),
     "agent.cli.commands.receiver_cmds": ("receiver",),
     "agent.cli.commands.staff_cmds": ("staff",),
+    "agent.cli.commands.voice_cmd": ("voice",),
 }
 # Each command's one-line help, as its module registers it: `myna --help` lists every command
 # without importing a single command module (tests/unit/test_import_graph.py keeps them equal).
@@ -51,6 +52,7 @@ COMMAND_HELP: dict[str, str] = {
     "records": "verification records waiting in the outbox",
     "receiver": "the back office that takes verification records",
     "staff": "staff accounts and the staff report",
+    "voice": "voice guidance: speak the fixed phrases into audio files",
 }
 
 

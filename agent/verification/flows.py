@@ -38,6 +38,7 @@ from agent.verification.errors import (
     VerificationError,
     error_code_for,
 )
+from agent.verification.face_text import read_face_text
 from agent.verification.identity import era_for, identity_from_certificate, parse_sex
 from agent.verification.revocation import Fetcher, RevocationSource, urllib_fetcher
 from agent.verification.tap import PreparedTap, prepare_tap
@@ -388,6 +389,10 @@ def _face_flow(tap: PreparedTap, credential: str, at: datetime, config: FlowConf
         "name_png_b64": base64.b64encode(face.name_png).decode("ascii"),
         "address_png_b64": base64.b64encode(face.address_png).decode("ascii"),
         "verified": verified,
+        # Only now, with the face result complete: the second VERIFY follows a success.
+        "text": read_face_text(tap.channel, credential, steps.run,
+                               issuer_keys=config.cvc_issuer_keys,
+                               face_birth_date=face.birth_date, face_sex=face.sex),
     }
     assurance = ([Assurance.RECORD_SIGNATURE, Assurance.POSSESSION] if verified
                  else [Assurance.NOT_VERIFIED])

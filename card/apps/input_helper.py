@@ -32,6 +32,7 @@ from card.ids import (
 
 MY_NUMBER_EF_LEN = 17  # FF 10 0C + 12 digits + 2 filler bytes (reference §8.1)
 _FOUR_DIGITS = re.compile(r"[0-9]{4}")
+_FOURTEEN_DIGITS = re.compile(r"[0-9]{14}")
 _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 
 
@@ -171,6 +172,16 @@ class InputHelperApp(CvcApp):
         if not _FOUR_DIGITS.fullmatch(pin):
             raise PinFormatError("the 券面事項入力補助 PIN is exactly 4 digits")
         self._verify(InputHelperEF.PIN, pin.encode("ascii"))
+
+    def match_b_tries_left(self) -> int:
+        """Tries left of this AP's 照合番号B (IEF 0015, reference §2.2, §5); consumes none."""
+        return self._tries_left(InputHelperEF.MATCH_B)
+
+    def verify_match_b(self, digits14: str) -> None:
+        """VERIFY 照合番号B once: it opens EF 0002 and EF 0003, never EF 0001 (§2.2)."""
+        if not _FOURTEEN_DIGITS.fullmatch(digits14):
+            raise PinFormatError("照合番号B is exactly 14 digits")
+        self._verify(InputHelperEF.MATCH_B, digits14.encode("ascii"))
 
     def read_my_number_record(self) -> MyNumberRecord:
         """Read EF 0001 as the reference does: exactly 17 bytes (``00 B0 00 00 11``, §8.1)."""

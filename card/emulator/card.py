@@ -108,6 +108,13 @@ class VirtualMynaCard:
         aid = ap.value if isinstance(ap, AID) else bytes(ap)
         return self._pins[(aid, int(ef))].tries
 
+    def set_tries_left(self, ap: AID | bytes, ef: int, tries: int) -> None:
+        """Set the counter of IEF ``ef`` in AP ``ap`` (tests: a card someone already tried)."""
+        aid = ap.value if isinstance(ap, AID) else bytes(ap)
+        with self._lock:
+            state = self._pins[(aid, int(ef))]
+            state.tries = max(0, min(tries, state.spec.max_tries))
+
     # -- the APDU path ---------------------------------------------------------------------
 
     def process(self, capdu: bytes) -> bytes:

@@ -48,6 +48,24 @@
     document.documentElement.lang = lang;
     document.querySelectorAll("[data-i18n]").forEach(function (el) { el.textContent = t(el.dataset.i18n); });
   }
+  // Voice guidance (on only where the kiosk server has built phrases): a fixed phrase per
+  // screen, in the page's language, never anything read from the card or typed.
+  var VOICE = document.body.dataset.voice === "on" ?
+    (document.body.dataset.voicePhrases || "").split(" ") : [];
+  var voiceAudio = null;
+  function voicePhrase(name) {
+    if (name === "entry") { return snap && snap.credential ? "entry_" + snap.credential.kind : null; }
+    return { lasttry: "last_try", awaiting_removal: "remove" }[name] || name;
+  }
+  function speak(name) {
+    var phrase = voicePhrase(name);
+    if (!phrase || VOICE.indexOf(phrase) < 0) { return; }
+    if (voiceAudio) { voiceAudio.pause(); }
+    voiceAudio = new Audio("/voice/" + lang + "/" + phrase + ".wav");
+    voiceAudio.volume = Math.min(1, +document.body.dataset.voiceVolume || 1);
+    var played = voiceAudio.play();
+    if (played && played.catch) { played.catch(function () { /* no audio device or autoplay refused */ }); }
+  }
   var lastScreenMessage = "";
   function show(name) {
     SCREENS.forEach(function (s) { $("screen-" + s).hidden = (s !== name); });
@@ -72,6 +90,7 @@
       document.querySelector("main").scrollTop = 0;
       window.scrollTo(0, 0);
       if (h) { h.setAttribute("tabindex", "-1"); h.focus({ preventScroll: true }); }
+      speak(name);
     }
   }
 
@@ -287,6 +306,9 @@
     });
     if (unverified) { checks.push(t("record.check.not-verified")); }
     $("rec-method").textContent = [t("record.method." + res.flow)].concat(checks).join(t("record.join"));
+    var text = res.flow === "face" && res.identity.text;
+    $("rec-text").textContent = text ? t("record.text." + text.status) : "";
+    $("rec-text").hidden = !text; $("rec-text").previousElementSibling.hidden = !text;
     $("rec-visual").textContent = record.visualAt ? t("record.visual_done", { time: hhmm(record.visualAt) })
       : t("record.visual_pending");
     $("rec-visual").className = record.visualAt ? "done" : "pending";
@@ -300,7 +322,7 @@
   function clearResult() {
     if ($("record")) {
       record = { session: null, at: 0, visualAt: 0 };
-      ["rec-time", "rec-ref", "rec-method", "rec-visual"].forEach(function (i) { $(i).textContent = ""; });
+      ["rec-time", "rec-ref", "rec-method", "rec-text", "rec-visual"].forEach(function (i) { $(i).textContent = ""; });
       $("visual-check").checked = false;
     }
     maskNumber("");
@@ -310,6 +332,7 @@
     ["result-photo", "r-name-image", "r-address-image"].forEach(function (i) { $(i).removeAttribute("src"); });
     $("result-photo-box").hidden = true;
     $("result-images").hidden = true;
+    $("result-text-unavailable").hidden = true;
   }
   function renderResult(res) {
     var id = res.identity;
@@ -317,8 +340,12 @@
     var unverified = (face || res.flow === "number") && !id.verified;
     $("result-title").textContent = t(unverified ? "result.title.unverified" : "result.title");
     $("result-title").className = unverified ? "warn" : "ok";
-    $("r-name").textContent = id.name || "";
-    $("r-address").textContent = id.address || "";
+    // The face flow's text comes from the text AP, shown only when its integrity record
+    // vouched for it (the agent and the view model both check).
+    var text = face && id.text && id.text.status !== "unavailable" ? id.text : null;
+    $("r-name").textContent = (face ? text && text.name : id.name) || "";
+    $("r-address").textContent = (face ? text && text.address : id.address) || "";
+    if ($("result-text-unavailable")) { $("result-text-unavailable").hidden = !(face && !text); }
     setNowrapParts($("r-birth"), birthParts(id));
     var sex = id.sex ? (lang === "ja" ? id.sex.label_ja : id.sex.label_en) || "" : "";
     $("r-sex").textContent = lang === "en" ? sex.charAt(0).toUpperCase() + sex.slice(1) : sex;

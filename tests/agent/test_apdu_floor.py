@@ -38,7 +38,12 @@ FLOOR = {
     "auth": (["SELECT AP", _ef(JpkiEF.AUTH_CERT), "READ ext", _ef(JpkiEF.AUTH_PIN), "TRIES?"],
              ["VERIFY", _ef(JpkiEF.AUTH_KEY), "SIGN"]),
     "face": (["SELECT AP", _ef(SurfaceEF.CVC), "READ ext", _ef(SurfaceEF.MATCH_B), "TRIES?"],
-             ["VERIFY", _ef(SurfaceEF.FACE), "READ ext", "GET CHALLENGE", "SIGN"]),
+             ["VERIFY", _ef(SurfaceEF.FACE), "READ ext", "GET CHALLENGE", "SIGN",
+              # name and address as text: the text AP's 照合番号B (counter first), EF 0002
+              # and EF 0003 and that AP's CVC; never EF 0001
+              "SELECT AP", _ef(InputHelperEF.MATCH_B), "TRIES?", "VERIFY",
+              _ef(InputHelperEF.BASIC_INFO), "READ ext", _ef(InputHelperEF.INTEGRITY),
+              "READ ext", _ef(InputHelperEF.CVC), "READ ext"]),
     "number": (["SELECT AP", _ef(InputHelperEF.CVC), "READ ext", _ef(InputHelperEF.PIN),
                 "TRIES?"],
                ["VERIFY", _ef(InputHelperEF.MY_NUMBER), "READ", _ef(InputHelperEF.BASIC_INFO),

@@ -14,6 +14,7 @@ import pytest
 from agent.verification.flows import FLOWS, FlowConfig, Verdict, run_flow
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.ids import AID, JpkiEF
+from tests.support.apdu_log import assert_verifies_are_safe, verify_targets
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)
 VERIFY_HEADER = bytes.fromhex("00200080")
@@ -63,7 +64,7 @@ def test_every_persona_every_flow(card_reader, config, persona, flow):
     expected = p.outcome(flow)
     assert ("ok" if j["ok"] else j["error"]["code"]) == expected
     assert j["test_trust"] is True
-    assert len(pin_verifies(card)) <= 1  # never a second VERIFY on its own
+    assert_verifies_are_safe(card, flow)  # never a second VERIFY on its own
     if not j["ok"]:
         assert j["identity"] is None and j["assurance"] == []
         return
@@ -86,6 +87,9 @@ def test_every_persona_every_flow(card_reader, config, persona, flow):
         assert ident["birth_date"] == p.identity.birth_date.isoformat()
         assert ident["card_expiry"] == p.card.expiry.isoformat()
         assert ident["photo_jp2_b64"]
+        assert ident["text"] == {"status": "verified", "reason": None,
+                                 "name": p.identity.name, "address": p.identity.address}
+        assert len(verify_targets(card)) == 2
     else:
         assert j["assurance"] == ["record-signature", "possession"]
         assert ident["my_number"] == p.identity.my_number

@@ -89,3 +89,11 @@ def test_helper_pin_and_match_keys(card: VirtualMynaCard) -> None:
     assert verify(card, 0x14, p.credentials.match_a) == "90 00"
     assert verify(card, 0x15, "0" * 14) == "63 C9"
     assert card.tries_left(AID.INPUT_HELPER, InputHelperEF.MATCH_B) == 9
+
+
+def test_set_tries_left_is_what_the_retry_query_answers(card: VirtualMynaCard) -> None:
+    card.set_tries_left(AID.INPUT_HELPER, InputHelperEF.MATCH_B, 1)
+    select_ap(card, HELPER)
+    assert sw(card.process(h("00 20 00 95"))) == "63 C1"  # 照合番号B of the text AP, SFI 15
+    assert verify(card, 0x15, card.persona.credentials.match_b) == "90 00"
+    assert card.tries_left(AID.INPUT_HELPER, InputHelperEF.MATCH_B) == 10  # reset by success

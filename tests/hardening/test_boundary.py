@@ -886,6 +886,36 @@ def test_open_event_streams_leave_room_for_requests(agent: AgentService) -> None
             s.close()
 
 
+def test_a_call_for_staff_survives_a_restart_of_the_kiosk_server(
+        agent: AgentService, tmp_path: Path) -> None:
+    import json
+
+    pairing, calls = tmp_path / "pairing.json", tmp_path / "staff-calls.json"
+    args = ("--pairing-state", str(pairing), "--staff-calls-state", str(calls))
+    first = start_kiosk(agent, *args)
+    try:
+        assert first.pair().status == 303
+        headers = first.page_headers()
+        made = [json.loads(send(first.port, "POST", "/api/call-staff", headers, b"{}").body)["id"]
+                for _ in range(2)]
+        answered = send(first.port, "POST", "/api/staff-calls/answer", headers,
+                        json.dumps({"id": made[0]}).encode())
+        assert answered.status == 200
+    finally:
+        stop_kiosk(first)
+    assert calls.stat().st_mode & 0o077 == 0
+    second = start_kiosk(agent, *args)
+    try:
+        second.cookie = first.cookie  # the same browser, still paired (--pairing-state)
+        still = json.loads(send(second.port, "GET", "/api/staff-calls", second.paired()).body)
+        assert [c["id"] for c in still["calls"]] == [made[1]]  # the open one, not the answered
+        again = json.loads(send(second.port, "POST", "/api/call-staff", second.page_headers(),
+                                b"{}").body)["id"]
+        assert again > made[1]  # numbers go on: an answer never closes a newer call
+    finally:
+        stop_kiosk(second)
+
+
 def test_the_paired_browser_survives_a_restart_of_the_kiosk_server(
         agent: AgentService, tmp_path: Path) -> None:
     state = tmp_path / "pairing.json"

@@ -15,6 +15,7 @@ from card.emulator import PERSONAS, Faults, VirtualMynaCard
 from card.ids import AID, InputHelperEF, JpkiEF, SurfaceEF
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, SessionDriver, credential, pin_verifies, run, service_config
+from tests.support.apdu_log import assert_verifies_are_safe
 
 PERSONA = "yamada-taro"
 PIN_EF = {"sign": (AID.JPKI, JpkiEF.SIGN_PIN), "auth": (AID.JPKI, JpkiEF.AUTH_PIN),
@@ -54,7 +55,7 @@ def check_pulled(card: VirtualMynaCard, verdict: dict, flow: str, bad_pin: bool,
         assert verdict["error"]["code"] in REMOVED, (flow, n, verdict["error"])
     ap, ef = PIN_EF[flow]
     assert card.tries_left(ap, ef) == max_tries(card, flow) - int(processed_wrong), (flow, n)
-    assert len(pin_verifies(card)) <= 1
+    assert_verifies_are_safe(card, flow)
 
 
 def cell(reader_card: tuple, flow: str, n: int, bad_pin: bool, config) -> None:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -508,3 +509,31 @@ def test_demo_panel_absent_without_demo(fake_agent: FakeAgent) -> None:
         }
     )
     assert paired_client(app).get("/demo/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ({"status": "verified", "name": "山田　太郎", "address": "東京都"}, "verified"),
+        ({"status": "not-verified", "name": "山田　太郎", "address": "東京都"}, "not-verified"),
+        ({"status": "unavailable", "reason": "refused", "name": None, "address": None}, None),
+        ({"status": "verified", "name": "山田　太郎", "address": None}, None),  # never half
+        ({"status": "something-new", "name": "山田　太郎", "address": "東京都"}, None),
+        (None, None),
+    ],
+    ids=["verified", "not-verified", "unavailable", "half", "unknown-status", "absent"],
+)
+def test_face_text_is_shown_only_when_vouched_for(text: Any, shown: str | None) -> None:
+    identity = {"birth_date": "1980-02-17", "verified": True}
+    if text is not None:
+        identity["text"] = text
+    v = view(Snapshot.from_json({
+        "seq": 1, "state": "result", "flow": "face", "test_trust": True,
+        "verdict": {"ok": True, "flow": "face", "assurance": ["record-signature"],
+                    "identity": identity},
+    }))
+    got = v["result"]["identity"]["text"]
+    if shown is None:
+        assert got == {"status": "unavailable", "name": None, "address": None}
+    else:
+        assert got == {"status": shown, "name": "山田　太郎", "address": "東京都"}

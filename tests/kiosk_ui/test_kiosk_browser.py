@@ -59,8 +59,19 @@ def agent_config() -> dict[str, Any]:
     return {}
 
 
+def _kiosk_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Extra kiosk server config from a module's own ``kiosk_config`` fixture, if it has one."""
+    try:
+        extra: dict[str, Any] = request.getfixturevalue("kiosk_config")
+    except pytest.FixtureLookupError:
+        return {}
+    return extra
+
+
 @pytest.fixture
-def stack(tmp_path: Path, agent_config: dict[str, Any]) -> Iterator[Stack]:
+def stack(tmp_path: Path, agent_config: dict[str, Any],
+          request: pytest.FixtureRequest) -> Iterator[Stack]:
+    kiosk_config = _kiosk_config(request)
     from agent.cli.demo import demo_agent
     from kiosk_ui import create_app
 
@@ -71,6 +82,7 @@ def stack(tmp_path: Path, agent_config: dict[str, Any]) -> Iterator[Stack]:
                 "AGENT_TOKEN_FILE": str(agent.config.token_path),
                 "DEMO": True,
                 "PAIRING_SECRET": PAIRING_SECRET,
+                **kiosk_config,
             }
         )
         srv = make_server("127.0.0.1", 0, app, threaded=True)
@@ -323,8 +335,13 @@ def test_staff_face_flow_shows_photo(page: Any, stack: Stack) -> None:
     assert page.is_visible("#r-name-image") and page.is_visible("#r-address-image")
     badges = page.eval_on_selector_all("#result-badges li", "els => els.map(e => e.dataset.badge)")
     assert "record-signature" in badges and "chain" not in badges
+    # Name and address as text beside the images: the text AP's 基本4情報, checked by its
+    # integrity record (one more VERIFY, after the card-face AP accepted the same 照合番号B).
+    assert page.text_content("#r-name") == PERSONAS["yamada-taro"].identity.name
+    assert page.text_content("#r-address") == PERSONAS["yamada-taro"].identity.address
+    assert page.is_hidden("#result-text-unavailable")
     shot(page, "staff-face-result.png")
-    assert verify_count(card) == 1
+    assert verify_count(card) == 2
 
 
 def test_language_switch(page: Any, stack: Stack) -> None:

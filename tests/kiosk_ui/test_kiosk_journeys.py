@@ -123,7 +123,8 @@ def test_match_b_in_three_fields_checked_as_typed(page: Any, stack: Stack) -> No
     wait_screen(page, "confirmb")
     page.click("#confirmb-send")
     wait_screen(page, "result")
-    assert verify_count(card) == 1
+    assert page.text_content("#r-name") == PERSONAS["foreign-resident"].identity.name
+    assert verify_count(card) == 2  # the card-face AP's, then the text AP's (name as text)
 
 
 def test_staff_errors_tell_the_clerk_what_to_do(page: Any, stack: Stack) -> None:
@@ -269,6 +270,8 @@ def test_staff_result_is_a_verification_record(page: Any, stack: Stack) -> None:
     method = page.text_content("#rec-method")
     assert "照合番号B" in method and "券面情報の署名を検証" in method and "本物のカード" in method
     assert page.text_content("#rec-visual") == "まだ確認していません"
+    assert "完全性を検証" in page.text_content("#rec-text")
+    assert page.text_content("#r-name") == PERSONAS["yamada-taro"].identity.name
     page.check("#visual-check")
     assert page.text_content("#rec-visual") == "本人と一致（10:30に確認）"
     shot(page, "staff-record.png")

@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="file that keeps the browser's pairing across restarts of the kiosk server",
     )
+    k.add_argument("--staff-calls-state", default=None,
+                   help="file that keeps open calls for staff across restarts of the kiosk server")
+    k.add_argument("--voice-dir", default=None,
+                   help="voice guidance built by `myna voice build DIR` (default: no voice)")
     k.set_defaults(func=cmd_kiosk)
 
     d = sub.add_parser("demo", help="agent + kiosk UI + virtual card, no hardware needed")
@@ -55,6 +59,10 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         cmd += ["--pairing-file", args.pairing_file]
     if args.pairing_state:
         cmd += ["--pairing-state", args.pairing_state]
+    if args.voice_dir:
+        cmd += ["--voice-dir", args.voice_dir]
+    if args.staff_calls_state:
+        cmd += ["--staff-calls-state", args.staff_calls_state]
     if os.environ.get("LISTEN_PID") == str(os.getpid()):
         # Socket activation: systemd handed THIS process the kiosk's listening socket (fd 3)
         # and named it by pid, so the kiosk server replaces this process instead of running
