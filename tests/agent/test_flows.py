@@ -14,10 +14,14 @@ import pytest
 from agent.verification.flows import FLOWS, FlowConfig, Verdict, run_flow
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.ids import AID, JpkiEF
-from tests.support.apdu_log import assert_verifies_are_safe, verify_targets
+from tests.support.apdu_log import (
+    VERIFY_HEADER,
+    assert_verifies_are_safe,
+    pin_verifies,
+    verify_targets,
+)
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)
-VERIFY_HEADER = bytes.fromhex("00200080")
 
 
 def make_config(trust_dir, *, cvc=True, crl=True, number=True, allow_last_try=False):
@@ -44,11 +48,6 @@ def credential(persona, flow):
 def run(reader, flow, cred, config, **kw) -> Verdict:
     with reader.connect() as connection:
         return run_flow(flow, connection, cred, at=AT, config=config, **kw)
-
-
-def pin_verifies(card):
-    """VERIFY commands that carried a credential (not the empty retry query)."""
-    return [a for a in card.apdu_log if a.command[:4] == VERIFY_HEADER and a.masked_length]
 
 
 @pytest.mark.emulator_only

@@ -9,13 +9,13 @@ from typing import Any
 
 from agent.verification.flows import FLOWS, FlowConfig, Verdict, run_flow
 from card.emulator import PERSONAS
+from tests.support.apdu_log import pin_verifies  # noqa: F401 - re-exported for the tests
 from tests.support.configs import service_config  # noqa: F401 - re-exported for the tests
 from tests.support.staff import desk_staff
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)  # docs/architecture.md default test time
 CREDENTIAL_FOR = {"sign": "sign_password", "auth": "auth_pin", "face": "match_b",
                   "number": "input_helper_pin"}
-VERIFY_HEADER = bytes.fromhex("00200080")
 
 
 def make_config(trust_dir: Path) -> FlowConfig:
@@ -35,9 +35,6 @@ def run(reader: Any, flow: str, cred: str, config: FlowConfig, **kw: Any) -> Ver
         return run_flow(flow, connection, cred, at=AT, config=config, **kw)
 
 
-def pin_verifies(card: Any) -> list[Any]:
-    """VERIFY commands that carried a credential (not the empty retry query)."""
-    return [a for a in card.apdu_log if a.command[:4] == VERIFY_HEADER and a.masked_length]
 
 
 

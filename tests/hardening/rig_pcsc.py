@@ -31,7 +31,7 @@ ALLOWED_CODES = ("TRANSPORT_ERROR", "CARD_REMOVED", "NO_READER")
 # Steps that send no APDU: a fault at such a step *that comes after the flow's last APDU*
 # cannot stop the flow (the card already proved everything), so a verdict may appear there.
 OFFLINE_STEPS = frozenset({"validate_chain", "parse_identity", "verify_possession",
-                           "verify_cvc", "verify_record"})
+                           "verify_cvc", "verify_record", "verify_text_record"})
 
 
 def step_names(flow: str, config: FlowConfig, persona: str) -> list[str]:

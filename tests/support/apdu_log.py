@@ -26,6 +26,11 @@ def walk_log(card: Any) -> Iterator[tuple[bytes | None, int | None, Any]]:
         yield aid, ef, a
 
 
+def pin_verifies(card: Any) -> list[Any]:
+    """VERIFY commands that carried a credential (not the empty retry query)."""
+    return [a for a in card.apdu_log if a.command[:4] == VERIFY_HEADER and a.masked_length]
+
+
 def verify_targets(card: Any) -> list[tuple[bytes | None, int | None, int]]:
     """(AP, IEF, SW) of every VERIFY that carried a credential, in order."""
     return [(aid, ef, a.response_sw) for aid, ef, a in walk_log(card)

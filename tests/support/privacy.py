@@ -53,7 +53,10 @@ def forbidden_patterns(persona: Any) -> list[tuple[str, re.Pattern[str]]]:
     out += [("match_b", cred.match_b)] + [("match_b-hex", p) for p in _hex_forms(cred.match_b)]
     for label in ("auth_pin", "sign_password", "input_helper_pin", "birth_key"):
         secret = getattr(cred, label)
-        out.append((label, rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])"))
+        # A whole token: a short PIN such as 1234 otherwise turns up inside any number, as in
+        # the audit line's "duration_ms":1234.8, which is a timing, not a leak.
+        token = rf"(?<![0-9A-Za-z])(?<![0-9]\.){re.escape(secret)}(?![0-9A-Za-z])(?!\.[0-9])"
+        out.append((label, token))
         out += [(label + "-hex", p) for p in _hex_forms(secret)]
     return [(label, re.compile(p)) for label, p in out]
 
