@@ -1,14 +1,17 @@
 """What path validation keeps between calls (per thread: the anchor's parsed certificate and
-certvalidator's trust manager, keyed by the anchor's DER; one event loop) never lets a bad
-certificate through after a good one from the same issuer: time, the leaf's own checks and
-revocation stay per call."""
+certvalidator's trust manager, keyed by the anchor's DER; one event loop; per process: the
+last CRL verified for an issuer, keyed by its exact bytes) never lets a bad certificate through
+after a good one from the same issuer: time, the leaf's own checks and the revocation status
+stay per call."""
 
 from __future__ import annotations
 
 import threading
 from datetime import timedelta
 
-from agent.verification.errors import ErrorCode, RejectReason
+import pytest
+
+from agent.verification.errors import ErrorCode, RejectReason, RevocationUnavailableError
 from agent.verification.revocation import RevocationSource
 from agent.verification.trust import Purpose
 from agent.verification.verify import validate_certificate
@@ -108,3 +111,36 @@ def test_purpose_checks_stay_per_call():
     sign = make_ee(root)
     validate_certificate(sign, store, purpose=Purpose.SIGN, at=AT)
     assert reject(sign, store, purpose=Purpose.AUTH).reason is RejectReason.POLICY
+
+
+# ---- a CRL verified once: the same bytes skip only its parse and signature check ------------
+
+def test_same_crl_bytes_still_decide_per_certificate_and_per_time(tmp_path):
+    root = make_root()
+    store = store_of(root)
+    source = RevocationSource.crl_file(_write(tmp_path / "ca.crl", make_crl(root, [0x55])))
+    warm(make_ee(root, serial=0x99), store, revocation=source)
+    assert reject(make_ee(root, serial=0x55), store, revocation=source).code \
+        is ErrorCode.CERT_REVOKED
+    with pytest.raises(RevocationUnavailableError):  # past the CRL's nextUpdate
+        validate_certificate(make_ee(root, serial=0x99), store, purpose=Purpose.SIGN,
+                             at=AT + timedelta(days=400), revocation=source)
+
+
+def test_a_forged_crl_after_a_verified_one_is_checked_in_full(tmp_path):
+    root, other = make_root(), make_root(rsa_key(9), serial=3)
+    store = store_of(root)
+    crl = tmp_path / "ca.crl"
+    crl.write_bytes(make_crl(root, []))
+    source = RevocationSource.crl_file(crl)
+    warm(make_ee(root), store, revocation=source)
+    crl.write_bytes(make_crl(other, []))  # same issuer name, another key
+    with pytest.raises(RevocationUnavailableError):
+        validate_certificate(make_ee(root), store, purpose=Purpose.SIGN, at=AT,
+                             revocation=source)
+    # the root's verified CRL says nothing for the other root's certificates
+    crl.write_bytes(make_crl(root, []))
+    warm(make_ee(root), store, revocation=source)
+    with pytest.raises(RevocationUnavailableError):
+        validate_certificate(make_ee(other), store_of(other), purpose=Purpose.SIGN, at=AT,
+                             revocation=source)
