@@ -171,6 +171,7 @@ def main() -> None:
         ca = ssl.create_default_context(cafile=str(tls.ca_file))
         cluster = postgres.start_cluster() if postgres.available() else None
         databases = itertools.count(1)
+        per_cpu_s: list[float] = []
         try:
             backends = ["sqlite"] + (["postgresql"] if cluster is not None else [])
             for backend in backends:
@@ -187,6 +188,7 @@ def main() -> None:
                     median = statistics.median(rates)
                     one_rate = one_rate or median
                     cpu = statistics.median(r.cpu_ms for r in runs)
+                    per_cpu_s.append(1000 / cpu)
                     print(f"{backend:10s} {processes} process(es): best {rates[-1]:6.1f}, "
                           f"median {median:6.1f} records/s; p95 "
                           f"{statistics.median(r.p95_ms for r in runs):6.1f} ms; receiver CPU "
@@ -200,6 +202,11 @@ def main() -> None:
     fleet = 10_000 / 60
     print(f"a fleet of 10,000 kiosks at one check a minute each sends {fleet:.0f} records/s "
           "on average")
+    if per_cpu_s:
+        rate = statistics.median(per_cpu_s)
+        print(f"at {rate:.0f} records per receiver CPU-second that is {fleet / rate:.1f} cores "
+              f"of receiver work on average, {3 * fleet / rate:.1f} for peaks three times the "
+              "average (plus the database's own)")
 
 
 if __name__ == "__main__":
