@@ -205,7 +205,8 @@ def records_status() -> Any:
 
 
 def records_view(raw: Any) -> dict[str, Any]:
-    """Only bounded counts and an age leave this function, whatever the agent sent."""
+    """Only bounded counts, an age and the receiver's https record page (a URL template) leave
+    this function, whatever the agent sent."""
     if not isinstance(raw, dict) or raw.get("enabled") is not True:
         return {"enabled": False}
 
@@ -216,8 +217,13 @@ def records_view(raw: Any) -> dict[str, Any]:
     age = raw.get("oldest_age_s")
     minutes = (int(age // 60) if isinstance(age, int | float) and not isinstance(age, bool)
                and 0 <= age < 10**9 else None)
-    return {"enabled": True, "pending": count("pending"), "dead": count("dead"),
-            "quarantined": count("quarantined"), "oldest_age_min": minutes}
+    view: dict[str, Any] = {"enabled": True, "pending": count("pending"), "dead": count("dead"),
+                            "quarantined": count("quarantined"), "oldest_age_min": minutes}
+    viewer = raw.get("viewer_url")
+    if (isinstance(viewer, str) and viewer.startswith("https://") and len(viewer) <= 512
+            and viewer.count("{record_id}") == 1):
+        view["viewer_url"] = viewer  # the record panel links its record id there
+    return view
 
 
 @bp.post("/staff/api/touch")

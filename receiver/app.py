@@ -2,6 +2,7 @@
 
 ``POST /v1/records``  a kiosk's record (``application/jose``, compact JWS) → 201 / 200 / 4xx
 ``GET  /v1/records``  pull integration (bearer token): records after a cursor
+``GET  /records/ID``  one record's verdict as a page, only with ``record_page = "loopback"``
 ``GET  /healthz``     the database answers
 ``GET  /metrics``     Prometheus
 Contract: docs/receiver-openapi.json.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import html
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -58,8 +60,27 @@ def _bounded_body(limit: int) -> bytes | None:
     return None if len(data) > limit else bytes(data)
 
 
+def _record_page(row: Record) -> str:
+    """The receiver's verdict on one record and its non-personal columns. The sealed record
+    (identity, evidence) is never opened here: that stays with ``myna receiver show`` and the
+    bearer-token API."""
+    facts = [("Record", row.record_id), ("Kiosk", row.kiosk_id), ("Check", row.flow),
+             ("Receiver's verdict", row.state + (f" ({row.reason})" if row.reason else "")),
+             ("Kiosk said", "ok" if row.kiosk_ok else "failed"),
+             ("Checked at (kiosk)", utc_text(row.record_time)),
+             ("Received", utc_text(row.received_at)),
+             ("Re-verification", f"{row.verify_ms:.1f} ms"),
+             ("Trust", "TEST roots" if row.test_trust else "J-LIS roots")]
+    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in facts)
+    return ("<!doctype html><html lang=en><meta charset=utf-8>"
+            f"<title>Record {html.escape(row.record_id)}</title>"
+            "<h1>Verification record at the receiver</h1>"
+            f"<dl>{rows}</dl><p>Identity fields are stored encrypted and are not shown here.</p>"
+            "</html>")
+
+
 def create_app(store: RecordStore, sessions: sessionmaker[Session], *,
-               max_body_bytes: int = 1024 * 1024) -> Flask:
+               max_body_bytes: int = 1024 * 1024, record_page: str = "off") -> Flask:
     app = Flask("receiver")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
@@ -147,6 +168,20 @@ def create_app(store: RecordStore, sessions: sessionmaker[Session], *,
             items = [_item(store, row) for row in rows]
             next_cursor = _cursor(rows[-1].seq) if len(rows) == int(limit_text) else None
             return jsonify({"items": items, "next_cursor": next_cursor}), 200
+
+    @app.get("/records/<record_id>")
+    def show_record(record_id: str) -> Response | tuple[Response, int]:
+        if record_page != "loopback" or request.remote_addr not in ("127.0.0.1", "::1"):
+            return _error(404, "not_found", "no such resource")
+        with sessions() as session:
+            row = session.scalars(select(Record).where(Record.record_id == record_id)).first()
+        if row is None:
+            return _error(404, "not_found", "no such record")
+        resp = Response(_record_page(row), content_type="text/html; charset=utf-8")
+        resp.headers["Content-Security-Policy"] = "default-src 'none'"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["X-Frame-Options"] = "DENY"
+        return resp
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

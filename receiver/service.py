@@ -27,7 +27,8 @@ class Receiver:
         from receiver.app import create_app
 
         return create_app(self.store, self.sessions,
-                          max_body_bytes=self.settings.max_body_bytes)
+                          max_body_bytes=self.settings.max_body_bytes,
+                          record_page=self.settings.record_page)
 
 
 def flow_config(settings: ReceiverSettings) -> Any:

@@ -46,6 +46,10 @@ class ReceiverSettings:
     test_dir: str = ""
     cvc_issuer_keys: tuple[str, ...] = ()
     crl_file: str = ""
+    # "loopback": GET /records/ID shows one record's verdict (never identity) to a browser on
+    # this machine (myna demo --receiver links the staff screen to it). Behind a reverse proxy
+    # on the same host every request is from loopback: leave it "off" there.
+    record_page: str = "off"
 
     @property
     def database_url(self) -> str:
@@ -70,7 +74,7 @@ class ReceiverSettings:
 
 _KEYS = {"db_url": str, "retention": str, "my_number_retention": str, "max_body_bytes": int,
          "trust_mode": str, "test_dir": str, "cvc_issuer_keys": list, "crl_file": str,
-         "state_dir": str}
+         "state_dir": str, "record_page": str}
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> ReceiverSettings:
@@ -97,6 +101,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> ReceiverS
         values["cvc_issuer_keys"] = tuple(str(v) for v in values["cvc_issuer_keys"])
     if values.get("trust_mode", "jlis") not in ("jlis", "test"):
         raise SettingsError("trust_mode: 'jlis' or 'test'")
+    if values.get("record_page", "off") not in ("off", "loopback"):
+        raise SettingsError("record_page: 'off' or 'loopback'")
     settings = ReceiverSettings(**values)
     parse_duration(settings.retention)
     parse_duration(settings.my_number_retention)

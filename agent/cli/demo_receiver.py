@@ -70,7 +70,8 @@ def demo_receiver(workdir: Path, trust_dir: Path) -> Iterator[DemoReceiver]:
         f'state_dir = {json.dumps(str(rx_dir))}\ntrust_mode = "test"\n'
         f'test_dir = {json.dumps(str(trust_dir))}\n'
         f'crl_file = {json.dumps(str(trust_dir / "test.crl"))}\n'
-        f"cvc_issuer_keys = {json.dumps(cvc_keys)}\n", encoding="utf-8")
+        f"cvc_issuer_keys = {json.dumps(cvc_keys)}\n"
+        'record_page = "loopback"\n', encoding="utf-8")
     settings = load_settings(config_file)
     from receiver import db
 
@@ -93,7 +94,8 @@ def demo_receiver(workdir: Path, trust_dir: Path) -> Iterator[DemoReceiver]:
         _wait_healthy(url, tls.ca_file, proc)
         yield DemoReceiver(url, settings.database_url, config_file, {
             "records": {"enabled": True, "kiosk_id": DEMO_KIOSK_ID,
-                        "state_dir": str(records_dir)},
+                        "state_dir": str(records_dir),
+                        "viewer_url": url + "/records/{record_id}"},
             "handoff": {"url": url + "/v1/records", "ca_file": str(tls.ca_file)},
         })
     finally:

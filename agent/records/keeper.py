@@ -31,6 +31,7 @@ class RecordKeeper:
     def __init__(self, config: Any, *, max_page_count: int | None = None) -> None:
         records = config.records
         self.policy = RecordPolicy.from_config(records)
+        self.viewer_url: str = records.viewer_url
         self.key = KioskKey.load(key_path_of(config))
         self.outbox = Outbox(state_dir_of(config), max_pending=records.max_pending,
                              max_bytes=records.max_bytes, max_page_count=max_page_count)

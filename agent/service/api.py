@@ -194,7 +194,8 @@ def create_api(host: ApiHost, *, keepalive_s: float = KEEPALIVE_S,
         keeper = getattr(host, "records", None)
         if keeper is None:
             return _json({"enabled": False})
-        return _json({"enabled": True, **keeper.stats().to_json()})
+        viewer = {"viewer_url": keeper.viewer_url} if keeper.viewer_url else {}
+        return _json({"enabled": True, **keeper.stats().to_json(), **viewer})
 
     @app.get("/v1/events")
     def events() -> Response:

@@ -104,6 +104,9 @@ class RecordsConfig:
     max_pending: int = 10_000
     max_bytes: int = 256 * 1024 * 1024
     state_dir: str = "~/.local/state/myna/records"
+    # The receiver's page for one record, "{record_id}" standing for the id: the signed-in
+    # staff screen links the record panel to it ("" = no link). myna demo --receiver sets it.
+    viewer_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +334,10 @@ def _check_records(c: AgentConfig) -> None:
         raise ConfigError("records.kiosk_id", "required when records.enabled = true")
     if len(r.kiosk_id) > 128:
         raise ConfigError("records.kiosk_id", "must be at most 128 characters")
+    if r.viewer_url and (not r.viewer_url.startswith("https://") or len(r.viewer_url) > 512
+                         or r.viewer_url.count("{record_id}") != 1):
+        raise ConfigError("records.viewer_url",
+                          "must be an https:// URL with {record_id} once, at most 512 characters")
     if h.url and not h.url.startswith("https://"):
         # Records carry identity: never in clear text, not even on a "trusted" LAN.
         raise ConfigError("handoff.url", "must be an https:// URL")

@@ -24,6 +24,7 @@ default uses urllib with a timeout and a size cap.
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -216,6 +217,17 @@ def _signed_by(crl: cx509.CertificateRevocationList, issuer: cx509.Certificate) 
         return False
 
 
+# The last CRL that was attributed to an issuer, signature-verified and found usable, by that
+# issuer's DER: the same CRL bytes again skip only those CRL-level steps. Scope (per
+# certificate), currency at the verification time and the serial lookup run on every call, and
+# the CRL is still read (file or URL) every time, so a replaced CRL takes effect at once. A
+# JPKI CRL is large (every revoked card of a CA), and parsing and verifying it per record is
+# most of a receiver's work.
+_verified_crls: dict[bytes, tuple[bytes, cx509.CertificateRevocationList]] = {}
+_verified_crls_lock = threading.Lock()
+MAX_VERIFIED_CRLS = 8
+
+
 def check_crl(crl_der: bytes, cert: cx509.Certificate, issuer: cx509.Certificate,
               at: datetime, other_issuers: Iterable[cx509.Certificate] = ()) -> None:
     """Check ``cert`` against ``crl_der`` at ``at``.
@@ -224,21 +236,36 @@ def check_crl(crl_der: bytes, cert: cx509.Certificate, issuer: cx509.Certificate
     :raises RevocationUnavailableError: bad/unattributable/unusable/stale CRL.
     :raises RevocationNotApplicable: the CRL is provably one of ``other_issuers``'.
     """
+    issuer_der = issuer.public_bytes(Encoding.DER)
+    with _verified_crls_lock:
+        known = _verified_crls.get(issuer_der)
+    verified = known is not None and known[0] == crl_der  # the very bytes verified before
+    if known is not None and verified:
+        crl = known[1]
+    else:
+        try:
+            crl = (cx509.load_pem_x509_crl(crl_der) if crl_der.lstrip().startswith(b"-----")
+                   else cx509.load_der_x509_crl(crl_der))
+        except ValueError as e:
+            raise RevocationUnavailableError("CRL does not parse") from e
     try:
-        crl = (cx509.load_pem_x509_crl(crl_der) if crl_der.lstrip().startswith(b"-----")
-               else cx509.load_der_x509_crl(crl_der))
-    except ValueError as e:
-        raise RevocationUnavailableError("CRL does not parse") from e
-    try:
-        _check_crl(crl, cert, issuer, at, other_issuers)
+        if not verified:
+            _check_crl_issuer(crl, issuer, other_issuers)
+        _check_crl_scope(crl, cert)
+        if not verified:
+            _check_crl_entries(crl)
+            with _verified_crls_lock:
+                if len(_verified_crls) >= MAX_VERIFIED_CRLS:
+                    _verified_crls.clear()
+                _verified_crls[issuer_der] = (crl_der, crl)
+        _check_crl_status(crl, cert, at)
     except (ValueError, TypeError, UnsupportedAlgorithm, cx509.DuplicateExtension) as e:
         # Lazily parsed parts of a hostile CRL (extensions, entries) fail only when read.
         raise RevocationUnavailableError("CRL content is not processable") from e
 
 
-def _check_crl(crl: cx509.CertificateRevocationList, cert: cx509.Certificate,
-               issuer: cx509.Certificate, at: datetime,
-               other_issuers: Iterable[cx509.Certificate]) -> None:
+def _check_crl_issuer(crl: cx509.CertificateRevocationList, issuer: cx509.Certificate,
+                      other_issuers: Iterable[cx509.Certificate]) -> None:
     if not names_match(crl.issuer, issuer.subject):
         if any(names_match(crl.issuer, o.subject) and _signed_by(crl, o)
                for o in other_issuers):
@@ -248,8 +275,10 @@ def _check_crl(crl: cx509.CertificateRevocationList, cert: cx509.Certificate,
         raise RevocationUnavailableError("CRL is signed with SHA-1, which is not accepted")
     if not _signed_by(crl, issuer):
         raise RevocationUnavailableError("CRL signature does not verify with the issuer key")
-    _check_crl_scope(crl, cert)
-    _check_crl_entries(crl)
+
+
+def _check_crl_status(crl: cx509.CertificateRevocationList, cert: cx509.Certificate,
+                      at: datetime) -> None:
     at_utc = at.astimezone(tz=crl.last_update_utc.tzinfo)
     next_update = crl.next_update_utc
     if at_utc < crl.last_update_utc:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.policy_decl import PKIXValidationParams
+from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.validate import SUPPORTED_EXTENSIONS
 
 from agent.verification.errors import CertificateRejectedError, PossessionError, RejectReason
@@ -113,12 +115,66 @@ class ValidatedCertificate:
         return self.anchor.test_trust
 
 
+class _ThreadLoop:
+    """This thread's event loop for certvalidator's coroutines, closed when the thread's
+    storage goes (thread end), so no loop is left unclosed. ``asyncio.run`` per certificate
+    made and tore down a loop (selector, self-pipe, executor shutdown) each time."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
+
+
+class _PerThread(threading.local):
+    """Work that is the same for every certificate under one anchor, done once per thread:
+    asn1crypto and certvalidator objects parse lazily on first access and are not documented
+    thread-safe, so no object here is shared between threads. Keyed by the anchor's exact DER
+    bytes; nothing here depends on the verification time, the certificate being checked, or
+    revocation, which stay per call."""
+
+    def __init__(self) -> None:
+        self.loop: _ThreadLoop | None = None
+        self.anchor_certs: dict[bytes, x509.Certificate] = {}
+        self.trust_managers: dict[bytes, SimpleTrustManager] = {}
+
+
+_per_thread = _PerThread()
+MAX_CACHED_ANCHORS = 64  # anchors come from the trust store (pinned or configured), never cards
+
+
+def _bounded(cache: dict[bytes, Any]) -> dict[bytes, Any]:
+    if len(cache) >= MAX_CACHED_ANCHORS:
+        cache.clear()
+    return cache
+
+
+def anchor_certificate(anchor: TrustAnchor) -> x509.Certificate:
+    """The anchor's parsed certificate (this thread's copy, parsed once)."""
+    cert = _per_thread.anchor_certs.get(anchor.der)
+    if cert is None:
+        cert = _bounded(_per_thread.anchor_certs)[anchor.der] = x509.Certificate.load(anchor.der)
+    return cert
+
+
+def _trust_manager(anchor: TrustAnchor) -> SimpleTrustManager:
+    """certvalidator's view of one anchor (its name normalised, its key indexed), built once."""
+    manager = _per_thread.trust_managers.get(anchor.der)
+    if manager is None:
+        manager = SimpleTrustManager.build(trust_roots=[anchor_certificate(anchor)])
+        _bounded(_per_thread.trust_managers)[anchor.der] = manager
+    return manager
+
+
 def _run_sync(coro: Any) -> Any:
     """Run certvalidator's coroutine; in a thread when the caller already runs an event loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        if _per_thread.loop is None:
+            _per_thread.loop = _ThreadLoop()
+        return _per_thread.loop.loop.run_until_complete(coro)
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
 
@@ -217,7 +273,7 @@ def _issuing_anchor(cert: x509.Certificate, der: bytes,
     algorithm), whether or not the certificate carries an authorityKeyIdentifier.
     """
     issuer = cert.issuer.dump()
-    named = [a for a in anchors if same_name(a.certificate.subject.dump(), issuer)]
+    named = [a for a in anchors if same_name(anchor_certificate(a).subject.dump(), issuer)]
     if not named:
         raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT, "no path to a trusted root")
     try:
@@ -243,7 +299,7 @@ def _issuing_anchor(cert: x509.Certificate, der: bytes,
 
 
 def _check_anchor_validity(anchor: TrustAnchor, at: datetime) -> None:
-    validity = anchor.certificate["tbs_certificate"]["validity"]
+    validity = anchor_certificate(anchor)["tbs_certificate"]["validity"]
     if at < validity["not_before"].native:
         raise CertificateRejectedError(RejectReason.NOT_YET_VALID, "trust anchor not yet valid")
     if at > validity["not_after"].native:
@@ -310,7 +366,7 @@ def validate_certificate(
     if not anchors:
         raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT, "no trust anchor configured")
     for a in anchors:
-        abc = a.certificate.basic_constraints_value
+        abc = anchor_certificate(a).basic_constraints_value
         if abc is None or not abc["ca"].native:
             raise CertificateRejectedError(RejectReason.BASIC_CONSTRAINTS,
                                            "trust anchor is not a CA")
@@ -318,7 +374,7 @@ def validate_certificate(
     chosen = _issuing_anchor(cert, der, anchors)
     _check_anchor_validity(chosen, at)
     context = ValidationContext(
-        trust_roots=[chosen.certificate],
+        trust_manager=_trust_manager(chosen),
         moment=at,
         time_tolerance=timedelta(0),  # RFC 5280 §4.1.2.5: validity is inclusive, no slack
         allow_fetching=False,

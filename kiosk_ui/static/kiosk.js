@@ -301,6 +301,15 @@
     // The verification record's id when records are kept (what the back office files it
     // under); otherwise this tap's session id.
     $("rec-ref").textContent = snap.record_id || snap.session_id || "";
+    var viewer = document.body.dataset.recordViewer;  // set by staff.js for signed-in staff
+    if (snap.record_id && viewer) {
+      var link = document.createElement("a");
+      link.href = viewer.replace("{record_id}", encodeURIComponent(snap.record_id));
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.textContent = snap.record_id;
+      $("rec-ref").replaceChildren(link);
+    }
     var checks = res.assurance.filter(function (a) { return a !== "not-verified"; }).map(function (a) {
       return t(a === "record-signature" && res.flow === "number" ? "record.check.record-signature.number" : "record.check." + a);
     });

@@ -114,6 +114,8 @@
     if (!staff) { el.hidden = true; return; }
     call("GET", "/staff/api/records").then(function (r) {
       var rec = r.status === 200 && r.body.records;
+      // The record panel (kiosk.js) links its record id to the receiver's page, for staff only.
+      document.body.dataset.recordViewer = (staff && rec && rec.viewer_url) || "";
       if (!staff || !rec || !rec.enabled || (!rec.pending && !rec.dead)) { el.hidden = true; return; }
       el.textContent = rec.dead ? t("staff.records.dead", { n: rec.dead })
         : t("staff.records.pending", { n: rec.pending, m: rec.oldest_age_min || 0 });
@@ -139,6 +141,7 @@
     var was = staff;
     staff = null;
     $("staff-records").hidden = true;
+    delete document.body.dataset.recordViewer;
     wipeIdentity();
     closeReveal({ status: 0, body: {} });
     showSignin(noticeKey);

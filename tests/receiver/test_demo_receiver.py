@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import ssl
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,15 @@ def test_a_demo_tap_arrives_at_the_demo_receiver(tmp_path: Path, trust_dir: Path
                 time.sleep(0.2)
         finally:
             receiver.engine.dispose()
+        record_id = json.loads(out.getvalue())["record_id"]
+        # The signed-in staff screen links the record panel to the receiver's page for it.
+        template = agent.service.records.viewer_url
+        assert template == rx.url + "/records/{record_id}"
+        ca = ssl.create_default_context(cafile=rx.agent_sections["handoff"]["ca_file"])
+        with urllib.request.urlopen(template.replace("{record_id}", record_id),  # noqa: S310
+                                    context=ca, timeout=30) as res:
+            page = res.read().decode()
+        assert record_id in page and "accepted" in page
     stored = json.loads(out.getvalue())
     assert stored["state"] == "accepted" and stored["kiosk_id"] == "demo-kiosk"
     assert stored["record"]["flow"] == "sign" and stored["record"]["ok"] is True

@@ -37,3 +37,19 @@ def test_the_staff_bar_sees_the_backlog_and_nothing_else(agent_factory):
     assert records_view({"enabled": True, "pending": "1; drop", "name": "x"}) == {
         "enabled": True, "pending": 0, "dead": 0, "quarantined": 0, "oldest_age_min": None}
     assert records_view(None) == {"enabled": False}
+
+
+def test_the_staff_bar_learns_the_receivers_record_page(agent_factory):
+    from kiosk_ui.agent_client import AgentClient
+    from kiosk_ui.staff import records_view
+
+    page = "https://receiver.example:8443/records/{record_id}"
+    agent = agent_factory("https://127.0.0.1:9/none", viewer_url=page)
+    client = AgentClient(agent.svc.url, token_file=agent.svc.config.token_path)
+    raw = client.records_status()
+    assert raw["viewer_url"] == page and records_view(raw)["viewer_url"] == page
+    # only an https template with one {record_id} reaches the page
+    for bad in ("javascript:alert(1)//{record_id}", "http://receiver/{record_id}",
+                "https://receiver/records/", "https://r/{record_id}{record_id}", 7,
+                "https://r/{record_id}" + "x" * 600):
+        assert "viewer_url" not in records_view({"enabled": True, "viewer_url": bad}), bad

@@ -92,6 +92,8 @@ def test_records_list_status_retry_purge(tmp_path):
     ({}, {"url": "http://receiver/v1/records"}, "handoff.url"),
     ({}, {"client_cert": "c.pem"}, "handoff.client_key"),
     ({"max_pending": 0}, {}, "records.max_pending"),
+    ({"viewer_url": "http://receiver/records/{record_id}"}, {}, "records.viewer_url"),
+    ({"viewer_url": "https://receiver/records/"}, {}, "records.viewer_url"),
 ])
 def test_records_config_errors_name_the_key(records, handoff, key):
     with pytest.raises(ConfigError) as e:
