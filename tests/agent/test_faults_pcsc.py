@@ -76,9 +76,14 @@ def _pull_during_sign(pcsc_agent, indices) -> None:
         bridge = VpcdBridge(card, port=pcscd.port).start()
         start = len(sse.events)
         try:
-            i, snap = sse.wait(lambda s: s["state"] in ("awaiting_credential", "awaiting_removal",
-                                                         "error", "idle") and s["seq"] > 0,
-                               start=start, timeout=15)
+            try:
+                i, snap = sse.wait(lambda s: s["state"] in ("awaiting_credential",
+                                                             "awaiting_removal", "error", "idle")
+                                   and s["seq"] > 0, start=start, timeout=15)
+            except AssertionError as e:  # say whether vpcd ever took the card, or the agent
+                raise AssertionError(f"n={n}: {e}; vpcd connected: {bridge.connected.is_set()},"
+                                     f" bridge error: {bridge.error!r}, APDUs: "
+                                     f"{[a.command[:4].hex() for a in card.apdu_log]}") from e
             if snap["state"] == "awaiting_credential":
                 http_.call("POST", "/v1/credential", {
                     "session_id": snap["session_id"],
