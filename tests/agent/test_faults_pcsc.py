@@ -81,9 +81,11 @@ def _pull_during_sign(pcsc_agent, indices) -> None:
                                                              "awaiting_removal", "error", "idle")
                                    and s["seq"] > 0, start=start, timeout=15)
             except AssertionError as e:  # say whether vpcd ever took the card, or the agent
-                raise AssertionError(f"n={n}: {e}; vpcd connected: {bridge.connected.is_set()},"
-                                     f" bridge error: {bridge.error!r}, APDUs: "
-                                     f"{[a.command[:4].hex() for a in card.apdu_log]}") from e
+                raise AssertionError(
+                    f"n={n}: {e}; vpcd connected: {bridge.connected.is_set()}, bridge error: "
+                    f"{bridge.error!r}, powered by vpcd: {card._powered}, agent: "
+                    f"{_svc.snapshot()['state']}, APDUs: "
+                    f"{[a.command[:4].hex() for a in card.apdu_log]}") from e
             if snap["state"] == "awaiting_credential":
                 http_.call("POST", "/v1/credential", {
                     "session_id": snap["session_id"],
