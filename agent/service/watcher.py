@@ -44,6 +44,8 @@ class ReaderMonitor(Protocol):
 
     def scan(self) -> dict[str, bool]: ...
 
+    def take_swapped(self) -> set[str]: ...
+
     def wait(self, timeout_s: float) -> None: ...
 
     def interrupt(self) -> None: ...
@@ -310,10 +312,14 @@ class ReaderWatcher:
             # Never let an unexpected driver error kill the watcher: kiosks run for months.
             logger.exception("reader poll failed")
             readers, cards, ok = {}, set(), False
-        self._diff(readers, cards, failed=not ok)
+        # A card replaced while this thread was busy elsewhere looks present all along: report
+        # the removal and the insertion it was, or the new card would never start a session.
+        swapped = self._monitor.take_swapped() if ok and self._monitor is not None else set()
+        self._diff(readers, cards, failed=not ok, swapped=swapped)
         return ok
 
-    def _update_holds(self, readers: dict[str, Reader], cards: set[str]) -> None:
+    def _update_holds(self, readers: dict[str, Reader], cards: set[str],
+                      swapped: set[str]) -> None:
         """Hold every card that is in; let go of cards that left and readers that went."""
         for name, held in list(self._held.items()):
             if name not in readers:
@@ -321,16 +327,21 @@ class ReaderWatcher:
                 del self._held[name]
             elif name not in cards:
                 held.release()
-            elif self._hold_cards and not held.holding:
-                held.hold()
+            else:
+                if name in swapped:
+                    held.release()  # the held connection is the old card's
+                if self._hold_cards and not held.holding:
+                    held.hold()
 
-    def _diff(self, readers: dict[str, Reader], cards: set[str], *, failed: bool) -> None:
-        self._update_holds(readers, cards)
+    def _diff(self, readers: dict[str, Reader], cards: set[str], *, failed: bool,
+              swapped: set[str] | frozenset[str] = frozenset()) -> None:
+        self._update_holds(readers, cards, set(swapped))
         with self._lock:
             old_readers, old_cards = set(self._readers), set(self._cards)
             self._readers, self._cards = readers, cards
+        replaced = set(swapped) & old_cards & cards
         events: list[ReaderEvent] = []
-        for name in sorted(old_cards - cards):
+        for name in sorted((old_cards - cards) | replaced):
             events.append(ReaderEvent(ReaderEventKind.CARD_REMOVED, name))
         for name in sorted(old_readers - set(readers)):
             events.append(ReaderEvent(ReaderEventKind.READER_REMOVED, name))
@@ -338,7 +349,7 @@ class ReaderWatcher:
             events.append(ReaderEvent(ReaderEventKind.WATCH_FAILED, ""))
         for name in sorted(set(readers) - old_readers):
             events.append(ReaderEvent(ReaderEventKind.READER_ADDED, name))
-        for name in sorted(cards - old_cards):
+        for name in sorted((cards - old_cards) | replaced):
             events.append(ReaderEvent(ReaderEventKind.CARD_INSERTED, name))
         if self._failed and not failed:
             logger.info("reader service is back")

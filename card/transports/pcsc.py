@@ -371,6 +371,12 @@ def open_locator(locator: str) -> PcscReader:
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
 
 
+def _card_swapped(old: int, new: int, present: int) -> bool:
+    """Present before and after, yet pcscd counted card events in between (its counter wraps
+    at 0xFFFF): the card left and one came back."""
+    return bool(old & new & present) and ((new >> 16) - (old >> 16)) & 0xFFFF != 0
+
+
 class PcscMonitor:
     """Card and reader presence from one PC/SC context, woken by pcscd instead of polled.
 
@@ -380,6 +386,10 @@ class PcscMonitor:
     wakes a waiting ``wait``. When pcscd goes away the context is dropped and ``scan`` raises
     ``NoReaderError``; the next ``scan`` establishes a fresh context, so a restarted pcscd is
     picked up. ``status_calls`` counts ``SCardGetStatusChange`` calls (bench and tests).
+
+    A card pulled and another (or the same) put back while nobody was waiting shows as
+    "present" both times; pcscd's event counter (the high word of the event state, one step per
+    insertion or removal) still tells, and ``take_swapped()`` names those readers once.
     """
 
     def __init__(self, *, name_filter: str = "", allow_virtual: bool = True) -> None:
@@ -391,6 +401,7 @@ class PcscMonitor:
         import threading
 
         self._interrupted = threading.Event()
+        self._swapped: set[str] = set()
         self.status_calls = 0
 
     @property
@@ -487,7 +498,15 @@ class PcscMonitor:
                     self._states = {}  # the reader list changed: re-list at the next scan
                 continue
             if name in self._states:
-                self._states[name] = int(state) & ~scard.SCARD_STATE_CHANGED
+                new_state = int(state) & ~scard.SCARD_STATE_CHANGED
+                if _card_swapped(self._states[name], new_state, scard.SCARD_STATE_PRESENT):
+                    self._swapped.add(name)
+                self._states[name] = new_state
+
+    def take_swapped(self) -> set[str]:
+        """Readers whose card was replaced between two looks (once each), see the class doc."""
+        swapped, self._swapped = self._swapped, set()
+        return swapped
 
     def _knows_pnp(self, context: _Context) -> bool:
         scard = context.scard

@@ -147,3 +147,56 @@ def test_virtual_reader_recognised_by_name_or_by_its_driver(tmp_path):
     (tmp_path / "vpcd").write_text('FRIENDLYNAME "SONY FeliCa RC-S300/P"\n'
                                    "LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\n")
     assert is_virtual_reader("SONY FeliCa RC-S300/P 00 00", conf_dir=str(tmp_path))
+
+
+def _until_pcscd_reports(observer: Any, present: bool) -> None:
+    """Wait (on a monitor of its own) until pcscd reports the vpcd reader with or without a
+    card, so the watcher under test can be kept from looking in between."""
+    deadline = time.monotonic() + 10
+    while observer.scan().get(VPCD_READER) is not present:
+        assert time.monotonic() < deadline, f"pcscd never reported present={present}"
+        observer.wait(1.0)
+
+
+def test_a_card_replaced_between_two_looks_starts_a_new_session(pcscd):
+    """A card pulled and another put in while the watcher was busy (two pcscd polls, under
+    load) is present at both looks: pcscd's event counter still shows the swap, and the watcher
+    reports the removal and the insertion, so the new card is not left unserved."""
+    from agent.service.watcher import ReaderEventKind, ReaderWatcher
+    from card.transports.pcsc import PcscMonitor
+
+    observer = PcscMonitor(name_filter=VPCD_READER)
+    monitor = PcscMonitor(name_filter=VPCD_READER)
+    events: list[tuple[Any, str]] = []
+    watcher = ReaderWatcher(monitor, lambda e: events.append((e.kind, e.reader)))
+    first = VpcdBridge(VirtualMynaCard(PERSONA), port=pcscd.port).start()
+    second = VpcdBridge(VirtualMynaCard(PERSONAS["foreign-resident"]), port=pcscd.port)
+    try:
+        _until_pcscd_reports(observer, True)
+        assert watcher.poll_once()  # the first card: seen and held
+        assert (ReaderEventKind.CARD_INSERTED, VPCD_READER) in events
+        events.clear()
+        first.remove()
+        _until_pcscd_reports(observer, False)
+        second.start()
+        _until_pcscd_reports(observer, True)
+        monitor.wait(0)  # the watcher's next look: present, as it was before
+        assert watcher.poll_once()
+        assert events == [(ReaderEventKind.CARD_REMOVED, VPCD_READER),
+                          (ReaderEventKind.CARD_INSERTED, VPCD_READER)]
+        events.clear()
+        monitor.wait(0)
+        assert watcher.poll_once() and events == []  # reported once
+        # The hold moved to the new card: a lease talks to it, not to the dead connection.
+        connection = watcher.readers()[VPCD_READER].connect(exclusive=True)
+        try:
+            _, sw = connection.transmit(bytes.fromhex("00A4040C0AD392F000260100000001"))
+            assert sw == 0x9000
+        finally:
+            connection.close()
+    finally:
+        watcher.stop()
+        first.remove()
+        second.remove()
+        _until_pcscd_reports(observer, False)  # the next test's card must not meet this one
+        observer.close()
