@@ -160,8 +160,11 @@ def card_reader(request: pytest.FixtureRequest) -> Iterator[CardReaderFactory]:
             cleanups.append(stop)
             return nfc_reader, card
         instance = request.getfixturevalue("pcscd")
-        bridge = _start_bridge(card, instance.port)
         reader = open_reader(f"pcsc:{VPCD_READER}")
+        # Another test's card may have just left this process's pcscd: until pcscd has seen it
+        # go, "present" below would be that card's stale state.
+        _wait_presence(reader, False)
+        bridge = _start_bridge(card, instance.port)
 
         def cleanup() -> None:
             bridge.remove()

@@ -111,6 +111,8 @@ def link(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield open_card
     for thing in reversed(opened):
         (thing.remove if isinstance(thing, VpcdSlot) else thing.close)()
+    if request.param == "pcsc" and opened:
+        _until_present(False)  # the next test's card must not meet this one
 
 
 def _tap(tmp_path: Path, trust_dir: Path, connection: CardConnection, card: VirtualMynaCard,
