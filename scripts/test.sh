@@ -8,8 +8,10 @@
 #   parallel  MYNA_TEST_WORKERS (default 6) pytest-xdist workers take every test but the
 #             `serial` ones (tests/conftest.py SERIAL_FILES: they kill pcscd, bound a process's
 #             threads/fds/RSS or time sub-second limits);
-#   serial    one process runs those one at a time, except
-#   soak      the minutes-long soak, which has a process of its own.
+#   serial    one process runs those one at a time, except two files minutes long, which
+#             have a process each (tests/conftest.py OWN_LANES):
+#   soak      the soak, and
+#   matrix    the pcscd fault matrix.
 # The lanes' reports follow one another; each lists its slowest tests.
 # MYNA_TEST_WORKERS=0: one lane after another in this process, no workers.
 # A `-m EXPR` of your own replaces the split: one pytest run (with the workers) selects it.
@@ -42,8 +44,10 @@ if [ "$own_marks" = 1 ]; then
 fi
 
 parallel=(-n "$workers" --dist worksteal --durations=25 -m "not serial")
-serial=(-n 0 --durations=10 -m "serial and not soak")
+serial=(-n 0 --durations=10 -m "serial and not soak and not fault_matrix")
 soak=(-n 0 --durations=5 -m soak)
+matrix=(-n 0 --durations=5 -m fault_matrix)
+side_lanes=(serial soak matrix)
 if [ "$workers" = 0 ]; then
     parallel=(-n 0 --durations=25 -m "not serial")
 fi
@@ -69,7 +73,7 @@ finish() {  # finish NAME RC: fold one lane's exit status into the command's
 }
 
 if [ "$workers" = 0 ]; then
-    for lane in parallel serial soak; do
+    for lane in parallel "${side_lanes[@]}"; do
         declare -n args=$lane
         rc=0
         "${pytest[@]}" "${args[@]}" "$@" || rc=$?
@@ -77,7 +81,7 @@ if [ "$workers" = 0 ]; then
         unset -n args
     done
 else
-    for lane in serial soak; do
+    for lane in "${side_lanes[@]}"; do
         declare -n args=$lane
         log=$(mktemp)
         logs+=("$log")
@@ -88,8 +92,8 @@ else
     rc=0
     "${pytest[@]}" "${parallel[@]}" "$@" || rc=$?
     finish parallel "$rc"
-    for i in 0 1; do
-        lane=$([ "$i" = 0 ] && echo serial || echo soak)
+    for i in "${!side_lanes[@]}"; do
+        lane=${side_lanes[$i]}
         rc=0
         wait "${pids[$i]}" || rc=$?
         echo "======== lane '$lane' (run beside the others) ========"

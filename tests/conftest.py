@@ -79,14 +79,26 @@ SERIAL_FILES = (
 )
 
 
+# Serial files minutes long: each gets a process ("lane") of its own in scripts/test.sh, named
+# by this mark, so the serial lane does not outlast the parallel one.
+OWN_LANES = {
+    "tests/hardening/test_soak.py": "soak",
+    "tests/hardening/test_fault_matrix_pcsc.py": "fault_matrix",
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "serial: must run alone (tests/conftest.py SERIAL_FILES)")
-    config.addinivalue_line("markers", "soak: a serial test minutes long, given its own process")
+    for lane in OWN_LANES.values():
+        config.addinivalue_line("markers", f"{lane}: a serial file with a process of its own")
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    if item.nodeid.split("::", 1)[0] in SERIAL_FILES:
+    path = item.nodeid.split("::", 1)[0]
+    if path in SERIAL_FILES:
         item.add_marker(pytest.mark.serial)
+    if path in OWN_LANES:
+        item.add_marker(getattr(pytest.mark, OWN_LANES[path]))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

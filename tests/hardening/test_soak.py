@@ -15,7 +15,7 @@ from agent.verification.flows import FLOWS
 from card.emulator import PERSONAS
 from tests.hardening.soak import soak
 
-pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.pcsc, pytest.mark.emulator_only]
+pytestmark = [pytest.mark.slow, pytest.mark.pcsc, pytest.mark.emulator_only]
 TAPS = 5 * len(PERSONAS) * len(FLOWS)  # 240 with 12 personas: every combination 5 times
 
 
