@@ -1,4 +1,4 @@
-"""Soak: 240 taps (over three minutes of real time) across every persona and flow through real
+"""Soak: 144 taps (over two minutes of real time) across every persona and flow through real
 pcscd + vpcd without restarting the agent; no stuck state, and threads, file descriptors and
 RSS after the last tap within a small bound of the figures after tap 10. The 10,000-tap run is
 ``bench/hardening.py --taps 10000``."""
@@ -16,7 +16,7 @@ from card.emulator import PERSONAS
 from tests.hardening.soak import soak
 
 pytestmark = [pytest.mark.slow, pytest.mark.pcsc, pytest.mark.emulator_only]
-TAPS = 5 * len(PERSONAS) * len(FLOWS)  # 240 with 12 personas: every combination 5 times
+TAPS = 3 * len(PERSONAS) * len(FLOWS)  # 144 with 12 personas: every combination 3 times
 
 
 def test_soak_through_pcsc(pcscd: Any, tmp_path: Path, trust_dir: Path) -> None:
