@@ -21,14 +21,17 @@ bash scripts/install-system-deps.sh
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # uv installs the same packages as pip in a quarter of the time (parallel downloads, a cache
-# shared between clones); pip stays the fallback when uv cannot be had.
+# shared between clones); pip stays the fallback when uv cannot be had. Bytecode is compiled at
+# install time, ours included: with PYTHONDONTWRITEBYTECODE set (as on CI machines) every one of
+# the suite's hundreds of Python processes would otherwise compile every module it imports.
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if { .venv/bin/python -m uv --version || "${pip[@]}" uv; } >/dev/null 2>&1; then
-    .venv/bin/python -m uv pip install -q --python .venv/bin/python -e '.[all]' \
-        || "${pip[@]}" -e '.[all]'
+    .venv/bin/python -m uv pip install -q --compile-bytecode --python .venv/bin/python \
+        -e '.[all]' || "${pip[@]}" -e '.[all]'
 else
     "${pip[@]}" -e '.[all]'
 fi
+.venv/bin/python -m compileall -q -j 0 agent card kiosk_ui receiver fuzz bench >/dev/null
 bash scripts/install-voice.sh .venv/bin/pip  # the Japanese HTS voice the voice tests use
 workers=${MYNA_TEST_WORKERS:-6}
 no_tests=5  # pytest's exit status when the arguments select no test of a lane
