@@ -7,19 +7,12 @@ import pytest
 from test_session_rig import Rig, make_config
 
 from agent.service.session import BusyError
+from tests.support.clock import ManualClock
 from tests.support.staff import desk_staff
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_activity_extends_the_credential_window_and_the_timeout_is_reported() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     rig = Rig(make_config(timeouts={"credential_s": 30}), clock=clock)
     try:
         rig.reader.insert()

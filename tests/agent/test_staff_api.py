@@ -18,6 +18,7 @@ from agent.service.agent_service import AgentService, CardFlowBackend
 from card.emulator import PERSONAS
 from card.ids import AID, InputHelperEF, JpkiEF, SurfaceEF
 from card.transports.emulated import EmulatedReader
+from tests.support.clock import ManualClock
 from tests.support.staff import TEST_STAFF_PASSWORD, add_staff
 
 pytestmark = pytest.mark.emulator_only
@@ -29,19 +30,11 @@ COUNTERS = ((AID.JPKI, JpkiEF.SIGN_PIN), (AID.JPKI, JpkiEF.AUTH_PIN),
             (AID.SURFACE, SurfaceEF.MATCH_B), (AID.INPUT_HELPER, InputHelperEF.PIN))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclass
 class Rig:
     svc: AgentService
     reader: EmulatedReader
-    clock: Clock
+    clock: ManualClock
     http: Http
     sse: SseReader
 
@@ -80,7 +73,7 @@ class Rig:
 @pytest.fixture
 def rig(tmp_path: Path, trust_dir: Path) -> Iterator[Rig]:
     config = service_config(tmp_path, trust_dir, staff={"idle_lock_s": IDLE_S})
-    clock = Clock()
+    clock = ManualClock(1_000_000.0)
     reader = EmulatedReader("staff desk")
     svc = AgentService(config, demo_reader=reader, backend=CardFlowBackend(config, at=lambda: AT),
                        staff_clock=clock)

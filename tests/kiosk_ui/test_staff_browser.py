@@ -26,6 +26,7 @@ from tests.kiosk_ui.test_kiosk_browser import (
     wait_flow,
     wait_screen,
 )
+from tests.support.clock import ManualClock
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,23 +39,13 @@ LOGIN_FAILED = "職員IDまたはパスワードが違います"
 LOCKED = "このアカウントはロックされています。管理者に解除を依頼してください"
 
 
-class Clock:
-    """The agent's staff clock: delays and idle expiry move when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 2_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(2_000_000.0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def stack(tmp_path: Path, clock: Clock) -> Iterator[Stack]:
+def stack(tmp_path: Path, clock: ManualClock) -> Iterator[Stack]:
     import threading
 
     from werkzeug.serving import make_server
@@ -136,7 +127,7 @@ def show_face_result(page: Any, stack: Stack) -> str:
 
 
 def test_sign_in_covers_the_staff_screen_until_a_member_signs_in(page: Any, stack: Stack,
-                                                                 clock: Clock) -> None:
+                                                                 clock: ManualClock) -> None:
     page.goto(stack.base_url + "/staff")
     page.wait_for_selector("#staff-signin", state="visible")
     assert page.evaluate("getComputedStyle(document.querySelector('main')).visibility") == "hidden"
@@ -165,7 +156,7 @@ def test_sign_in_covers_the_staff_screen_until_a_member_signs_in(page: Any, stac
     assert agent_flow(stack) == "face"
 
 
-def test_lockout_then_unlock_by_a_supervisor(page: Any, stack: Stack, clock: Clock) -> None:
+def test_lockout_then_unlock_by_a_supervisor(page: Any, stack: Stack, clock: ManualClock) -> None:
     page.goto(stack.base_url + "/staff")
     page.wait_for_selector("#staff-signin", state="visible")
     answers = []
@@ -259,7 +250,7 @@ def test_clerk_without_my_number_gets_no_number(page: Any, stack: Stack) -> None
     assert agent_flow(stack) == "face" and verify_count(card) == 0
 
 
-def test_reveal_asks_for_the_password_again(page: Any, stack: Stack, clock: Clock) -> None:
+def test_reveal_asks_for_the_password_again(page: Any, stack: Stack, clock: ManualClock) -> None:
     creds = PERSONAS["yamada-taro"].credentials
     number = creds.match_a
     page.goto(stack.base_url + "/staff")

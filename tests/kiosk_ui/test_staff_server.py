@@ -20,18 +20,11 @@ from agent.cli.demo import DEMO_STAFF_PASSWORD, demo_agent
 from agent.staff import Role
 from kiosk_ui import create_app
 from tests.kiosk_ui.helpers import PAIRING_SECRET, csrf, paired_client
+from tests.support.clock import ManualClock
 from tests.support.privacy import LogCapture, secret_patterns
 
 CLERK_PASSWORD = "Clerk-pass-77"  # noqa: S105 - test data
 GUESSES = [f"Wrong-guess-{n}" for n in range(50)]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 3_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -48,7 +41,7 @@ def capture() -> Iterator[LogCapture]:
 
 def test_brute_force_is_bounded_and_no_password_is_kept(tmp_path: Path,
                                                         capture: LogCapture) -> None:
-    clock = Clock()
+    clock = ManualClock(3_000_000.0)
     with demo_agent(tmp_path, staff_clock=clock) as agent:
         svc = agent.service
         svc.staff_store.add("sato", CLERK_PASSWORD, Role.CLERK)

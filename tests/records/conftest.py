@@ -3,6 +3,7 @@ in-process over the demo (emulated) reader with records on."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,15 @@ from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, SessionDriver
 from tests.support.configs import service_config
 from tests.support.pcscd import VpcdSlot
-from tests.support.records import Receiver, TestPki, init_key, make_pki, records_sections
+from tests.support.records import (
+    AgentProcess,
+    Receiver,
+    TestPki,
+    config_mapping,
+    init_key,
+    make_pki,
+    records_sections,
+)
 
 VPCD_READER = "Virtual PCD 00 00"
 
@@ -91,3 +100,15 @@ def agent_factory(tmp_path: Path, trust_dir: Path, state_dir: Path,
     yield make
     for agent in made:
         agent.stop()
+
+
+@pytest.fixture
+def agent_process(tmp_path: Path, trust_dir: Path, state_dir: Path, pki: TestPki,
+                  receiver: Receiver) -> Iterator[AgentProcess]:
+    """``myna agent`` as its own process, records on, delivering to ``receiver``."""
+    config_file = tmp_path / "agent.json"
+    sections = records_sections(state_dir, receiver.url, pki.ca_file)
+    config_file.write_text(json.dumps(config_mapping(tmp_path, trust_dir, sections)))
+    proc = AgentProcess(config_file, tmp_path / "agent.log", tmp_path / "agent-tmp")
+    yield proc
+    proc.terminate()

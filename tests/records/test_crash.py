@@ -4,7 +4,6 @@ and the outbox database passes ``PRAGMA integrity_check``."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,24 +16,11 @@ from agent.records.outbox import Outbox
 from tests.hardening.rig import credential
 from tests.support.records import (
     ROOT,
-    AgentProcess,
-    config_mapping,
-    records_sections,
     wait_for,
 )
 
 pytestmark = [pytest.mark.emulator_only, pytest.mark.slow]
 SIGN = ("yamada-taro", "sign", credential("yamada-taro", "sign"))
-
-
-@pytest.fixture
-def agent_process(tmp_path, trust_dir, state_dir, pki, receiver):
-    config_file = tmp_path / "agent.json"
-    sections = records_sections(state_dir, receiver.url, pki.ca_file)
-    config_file.write_text(json.dumps(config_mapping(tmp_path, trust_dir, sections)))
-    proc = AgentProcess(config_file, tmp_path / "agent.log", tmp_path / "agent-tmp")
-    yield proc
-    proc.terminate()
 
 
 def outbox_ids(state_dir: Path) -> list[str]:

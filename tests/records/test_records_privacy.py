@@ -6,7 +6,6 @@ the receiver's log; and the scan does catch a plaintext copy of a record."""
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 
@@ -14,19 +13,9 @@ from agent.records.outbox import Outbox
 from card.emulator import PERSONAS
 from tests.hardening.rig import credential
 from tests.support.privacy import files_under, scan
-from tests.support.records import AgentProcess, config_mapping, records_sections, wait_for
+from tests.support.records import wait_for
 
 pytestmark = [pytest.mark.emulator_only, pytest.mark.slow]
-
-
-@pytest.fixture
-def agent_process(tmp_path, trust_dir, state_dir, pki, receiver):
-    config_file = tmp_path / "agent.json"
-    sections = records_sections(state_dir, receiver.url, pki.ca_file)
-    config_file.write_text(json.dumps(config_mapping(tmp_path, trust_dir, sections)))
-    proc = AgentProcess(config_file, tmp_path / "agent.log", tmp_path / "agent-tmp")
-    yield proc
-    proc.terminate()
 
 
 def pending(state_dir):

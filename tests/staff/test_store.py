@@ -19,25 +19,18 @@ from agent.staff import (
     StaffStoreError,
 )
 from agent.staff.authenticator import MAX_FAILURES, delay_after
+from tests.support.clock import ManualClock
 
 PASSWORD = "Desk-2026-pw"  # noqa: S105 - test data
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_800_000_000.0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> StaffStore:
+def store(tmp_path: Path, clock: ManualClock) -> StaffStore:
     s = StaffStore(tmp_path / "state" / "staff.db", clock=clock)
     s.add("sato", PASSWORD, Role.CLERK)
     return s
@@ -75,7 +68,7 @@ def test_ids_are_checked_and_unique(store: StaffStore) -> None:
         store.set_enabled("nobody", False)
 
 
-def test_sign_in_and_account_changes(store: StaffStore, clock: Clock) -> None:
+def test_sign_in_and_account_changes(store: StaffStore, clock: ManualClock) -> None:
     auth = StaffAuthenticator(store, clock=clock)
     assert auth.authenticate("sato", PASSWORD).role is Role.CLERK
     store.set_enabled("sato", False)
@@ -88,7 +81,7 @@ def test_sign_in_and_account_changes(store: StaffStore, clock: Clock) -> None:
     assert auth.authenticate("sato", "Another-pass-1").staff_id == "sato"
 
 
-def _fail(auth: StaffAuthenticator, staff_id: str, clock: Clock) -> Exception:
+def _fail(auth: StaffAuthenticator, staff_id: str, clock: ManualClock) -> Exception:
     with pytest.raises(LoginFailedError) as e:
         auth.authenticate(staff_id, "wrong-password")
     clock.now += 3600  # past any delay
@@ -97,7 +90,7 @@ def _fail(auth: StaffAuthenticator, staff_id: str, clock: Clock) -> Exception:
 
 @pytest.mark.parametrize("staff_id", ["sato", "nobody", "Not An ID"], ids=["known", "unknown",
                                                                           "malformed"])
-def test_unknown_id_and_wrong_password_answer_alike(store: StaffStore, clock: Clock,
+def test_unknown_id_and_wrong_password_answer_alike(store: StaffStore, clock: ManualClock,
                                                     staff_id: str) -> None:
     auth = StaffAuthenticator(store, clock=clock)
     answers = []
@@ -110,7 +103,7 @@ def test_unknown_id_and_wrong_password_answer_alike(store: StaffStore, clock: Cl
         + [("LoginLockedError", "account locked")] * 2
 
 
-def test_growing_delays_then_lock_then_unlock(store: StaffStore, clock: Clock) -> None:
+def test_growing_delays_then_lock_then_unlock(store: StaffStore, clock: ManualClock) -> None:
     auth = StaffAuthenticator(store, clock=clock)
     for failures in range(1, MAX_FAILURES):
         with pytest.raises(LoginFailedError):
@@ -132,7 +125,7 @@ def test_growing_delays_then_lock_then_unlock(store: StaffStore, clock: Clock) -
     assert auth.authenticate("sato", PASSWORD).staff_id == "sato"
 
 
-def test_success_resets_the_counter(store: StaffStore, clock: Clock) -> None:
+def test_success_resets_the_counter(store: StaffStore, clock: ManualClock) -> None:
     auth = StaffAuthenticator(store, clock=clock)
     _fail(auth, "sato", clock)
     auth.authenticate("sato", PASSWORD)
