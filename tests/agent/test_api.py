@@ -133,6 +133,9 @@ def test_refused_requests_change_nothing(svc: AgentService, reader: FakeReader, 
 
 def test_sse_first_event_is_snapshot_then_changes(svc: AgentService, reader: FakeReader):
     c = Client(svc)
+    # The watcher's first look at the reader moves no_reader -> idle; connect only once the
+    # state is still, so "the first event is the current snapshot" has a single answer.
+    wait_for(lambda: c.request("GET", "/v1/state")[1], "idle")
     conn = http.client.HTTPConnection(c.host, c.port, timeout=5)
     conn.request("GET", "/v1/events", headers={"Authorization": f"Bearer {svc.token}"})
     resp = conn.getresponse()
