@@ -7,9 +7,8 @@ is used only when Lc > 255 or Le > 256, or when asked for with ``extended=True``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from card.errors import BadResponseError
+from card.record import FrozenRecord
 
 MAX_SHORT_LC = 255
 MAX_SHORT_LE = 256
@@ -17,19 +16,25 @@ MAX_EXTENDED_LC = 65535
 MAX_EXTENDED_LE = 65536
 
 
-@dataclass(frozen=True, slots=True)
-class CommandApdu:
+class CommandApdu(FrozenRecord):
     """One command APDU. ``le=None`` means no Le field (cases 1 and 3)."""
 
+    __match_args__ = ("cla", "ins", "p1", "p2", "data", "le", "extended")
+    __slots__ = __match_args__
     cla: int
     ins: int
     p1: int
     p2: int
-    data: bytes = b""
-    le: int | None = None
-    extended: bool | None = None  # None: choose; True/False: force (ValueError if impossible)
+    data: bytes
+    le: int | None
+    extended: bool | None  # None: choose; True/False: force (ValueError if impossible)
 
-    def __post_init__(self) -> None:
+    def __init__(self, cla: int, ins: int, p1: int, p2: int, data: bytes = b"",
+                 le: int | None = None, extended: bool | None = None) -> None:
+        self._assign(cla, ins, p1, p2, data, le, extended)
+        self._check()
+
+    def _check(self) -> None:
         for name in ("cla", "ins", "p1", "p2"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= 0xFF:
@@ -78,12 +83,16 @@ class CommandApdu:
         return self.encode()
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseApdu:
+class ResponseApdu(FrozenRecord):
     """A response: data and the status word as one int."""
 
+    __match_args__ = ("data", "sw")
+    __slots__ = __match_args__
     data: bytes
     sw: int
+
+    def __init__(self, data: bytes, sw: int) -> None:
+        self._assign(data, sw)
 
     @property
     def sw1(self) -> int:

@@ -10,8 +10,7 @@ one channel per connection per thread.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+import sys
 
 from card import tlv
 from card.apdu import MAX_SHORT_LE, CommandApdu
@@ -23,13 +22,35 @@ from card.errors import (
     PinBlockedError,
 )
 from card.ids import INS, P2_CURRENT_KEY, SELECT_BY_AID, SELECT_BY_FID, SELECT_NO_FCI
+from card.record import Record
 from card.sw import SW, SW1_MORE_DATA, SW1_WRONG_LE, SW_VERIFY_TRIES_BASE, SW_VERIFY_TRIES_MASK
 from card.transports import CardConnection
 
-logger = logging.getLogger(__name__)
+TYPE_CHECKING = False  # mypy takes any name TYPE_CHECKING as true; no typing import at run time
+if TYPE_CHECKING:
+    import logging
 
 TRAFFIC = 5  # below DEBUG: hex APDUs (agent's logging names the level and warns when it is on)
-logging.addLevelName(TRAFFIC, "TRAFFIC")
+_LOGGER: logging.Logger | None = None  # set on first use once logging is loaded
+
+
+def _logger() -> logging.Logger | None:
+    """This module's logger, or None while nothing has imported logging.
+
+    This module logs at INFO and TRAFFIC only, and until a level or a handler is set through
+    logging such records go nowhere: so a command that never configures logging (`myna status`)
+    goes without importing it (a third of a bare Python start), and every process that does
+    configure it (the agent, ``-v``, pytest) gets each record as before.
+    """
+    global _LOGGER
+    if _LOGGER is None:
+        logging = sys.modules.get("logging")
+        if logging is None:
+            return None
+        logging.addLevelName(TRAFFIC, "TRAFFIC")
+        _LOGGER = logging.getLogger(__name__)
+    return _LOGGER
+
 
 # INS whose command data is a secret (VERIFY, CHANGE REFERENCE DATA, CHANGE KEY, SET SESSION KEY).
 _SECRET_INS = frozenset(
@@ -44,13 +65,17 @@ _EXTENDED_REFUSED = frozenset({SW.WRONG_LENGTH, SW.INS_NOT_SUPPORTED, SW.CLA_NOT
 HEADER_PROBE = 8  # enough for any tag (≤ 3 bytes) + length (≤ 4 bytes) the card uses
 
 
-@dataclass(slots=True)
-class TrafficStats:
+class TrafficStats(Record):
     """Counters for the benchmark and for tests that assert how much a read cost."""
 
-    apdus: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
+    __match_args__ = ("apdus", "bytes_sent", "bytes_received")
+    __slots__ = __match_args__
+    apdus: int
+    bytes_sent: int
+    bytes_received: int
+
+    def __init__(self, apdus: int = 0, bytes_sent: int = 0, bytes_received: int = 0) -> None:
+        self.apdus, self.bytes_sent, self.bytes_received = apdus, bytes_sent, bytes_received
 
     def reset(self) -> None:
         self.apdus = self.bytes_sent = self.bytes_received = 0
@@ -83,7 +108,8 @@ class ApduChannel:
 
     def _exchange(self, command: CommandApdu, personal: bool) -> tuple[bytes, int]:
         encoded = command.encode()
-        if logger.isEnabledFor(TRAFFIC):
+        logger = _logger()
+        if logger is not None and logger.isEnabledFor(TRAFFIC):
             if command.ins in _SECRET_INS and command.data:
                 shown = f"{encoded[:5].hex(' ').upper()} <redacted {len(command.data)} bytes>"
             else:
@@ -93,7 +119,7 @@ class ApduChannel:
         self.stats.apdus += 1
         self.stats.bytes_sent += len(encoded)
         self.stats.bytes_received += len(data) + 2
-        if logger.isEnabledFor(TRAFFIC):
+        if logger is not None and logger.isEnabledFor(TRAFFIC):
             body = f"<{len(data)} bytes> " if personal and data else data.hex(" ").upper() + " "
             logger.log(TRAFFIC, "< %s%04X", body if data else "", sw)
         return data, sw
@@ -222,7 +248,9 @@ class ApduChannel:
         except ApduError as e:
             if e.sw not in _EXTENDED_REFUSED:
                 raise
-            logger.info("extended READ BINARY refused (%04X): short reads from now on", e.sw)
+            logger = _logger()
+            if logger is not None:
+                logger.info("extended READ BINARY refused (%04X): short reads from now on", e.sw)
             self.extended_reads = False
             return None
         if len(data) > max_len:

@@ -11,23 +11,29 @@ because every byte is untrusted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 from card.errors import BadResponseError
+from card.record import FrozenRecord
+
+TYPE_CHECKING = False  # mypy takes any name TYPE_CHECKING as true; no typing import at run time
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 MAX_TAG_BYTES = 3
 MAX_LENGTH_OCTETS = 3  # 83 xx xx xx: 16 MiB, far beyond any EF on the card
 
 
-@dataclass(frozen=True, slots=True)
-class Tlv:
+class Tlv(FrozenRecord):
     """One parsed TLV: ``raw`` is the whole encoding, ``end`` the offset just after it."""
 
+    __match_args__ = ("tag", "value", "raw", "end")
+    __slots__ = __match_args__
     tag: int
     value: bytes
     raw: bytes
     end: int
+
+    def __init__(self, tag: int, value: bytes, raw: bytes, end: int) -> None:
+        self._assign(tag, value, raw, end)
 
     @property
     def constructed(self) -> bool:

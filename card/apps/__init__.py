@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from card.apps.input_helper import (
-    ApInfo,
-    BasicInfo,
-    InputHelperApp,
-    IntegrityRecord,
-    MyNumberRecord,
-    SignedKeyRecord,
-)
-from card.apps.jpki import CertificateKind, JpkiApp, PinKind, TokenInfo, digest_info
-from card.apps.surface import AgeRecord, CardFaceRecord, SurfaceApp, SurfaceKey
+# mypy takes any name TYPE_CHECKING as true; no typing import at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from card.apps.input_helper import (
+        ApInfo,
+        BasicInfo,
+        InputHelperApp,
+        IntegrityRecord,
+        MyNumberRecord,
+        SignedKeyRecord,
+    )
+    from card.apps.jpki import CertificateKind, JpkiApp, PinKind, TokenInfo, digest_info
+    from card.apps.surface import AgeRecord, CardFaceRecord, SurfaceApp, SurfaceKey
+
+# Each AP's module loads on first use: `myna status` needs two of the three.
+_LAZY = {
+    "ApInfo": "card.apps.input_helper", "BasicInfo": "card.apps.input_helper",
+    "InputHelperApp": "card.apps.input_helper", "IntegrityRecord": "card.apps.input_helper",
+    "MyNumberRecord": "card.apps.input_helper", "SignedKeyRecord": "card.apps.input_helper",
+    "CertificateKind": "card.apps.jpki", "JpkiApp": "card.apps.jpki", "PinKind": "card.apps.jpki",
+    "TokenInfo": "card.apps.jpki", "digest_info": "card.apps.jpki",
+    "AgeRecord": "card.apps.surface", "CardFaceRecord": "card.apps.surface",
+    "SurfaceApp": "card.apps.surface", "SurfaceKey": "card.apps.surface",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'card.apps' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "AgeRecord",

@@ -8,7 +8,6 @@ the basic-info record (DF32 digest). Values are never logged (the channel logs l
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from card import tlv
 from card.apps.base import (
@@ -29,6 +28,7 @@ from card.ids import (
     TAG_SIGNED_KEY,
     InputHelperEF,
 )
+from card.record import FrozenRecord
 
 MY_NUMBER_EF_LEN = 17  # FF 10 0C + 12 digits + 2 filler bytes (reference §8.1)
 _FOUR_DIGITS = re.compile(r"[0-9]{4}")
@@ -36,12 +36,16 @@ _FOURTEEN_DIGITS = re.compile(r"[0-9]{14}")
 _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 
 
-@dataclass(frozen=True, slots=True)
-class MyNumberRecord:
+class MyNumberRecord(FrozenRecord):
     """EF 0001 (reference §8.1). ``raw`` is the whole 17-byte EF, filler included."""
 
+    __match_args__ = ("number", "raw")
+    __slots__ = __match_args__
     number: str
     raw: bytes
+
+    def __init__(self, number: str, raw: bytes) -> None:
+        self._assign(number, raw)
 
     def __repr__(self) -> str:  # never print the number
         return "MyNumberRecord(<redacted>)"
@@ -55,16 +59,21 @@ class MyNumberRecord:
         return cls(number, bytes(data))
 
 
-@dataclass(frozen=True, slots=True)
-class BasicInfo:
+class BasicInfo(FrozenRecord):
     """EF 0002, 基本4情報 (reference §8.2). ``attributes_raw`` = DF22..DF25 TLVs (DF32 digest)."""
 
+    __match_args__ = ("name", "address", "birth_date", "sex", "attributes_raw", "raw")
+    __slots__ = __match_args__
     name: str
     address: str
     birth_date: str  # YYYYMMDD, Gregorian
     sex: str  # JIS X 0303 digit
     attributes_raw: bytes
     raw: bytes
+
+    def __init__(self, name: str, address: str, birth_date: str, sex: str, attributes_raw: bytes,
+                 raw: bytes) -> None:
+        self._assign(name, address, birth_date, sex, attributes_raw, raw)
 
     def __repr__(self) -> str:
         return "BasicInfo(<redacted>)"
@@ -100,15 +109,20 @@ def _position(value: bytes, item: tlv.Tlv) -> int:
     return item.end - len(item.raw)
 
 
-@dataclass(frozen=True, slots=True)
-class IntegrityRecord:
+class IntegrityRecord(FrozenRecord):
     """EF 0003 (reference §8.3): digests of EF 0001 and EF 0002 and the issuer's signature."""
 
+    __match_args__ = ("my_number_digest", "attributes_digest", "signature", "signed_data", "raw")
+    __slots__ = __match_args__
     my_number_digest: bytes  # DF31: SHA-256 of the 17-byte EF 0001
     attributes_digest: bytes  # DF32: SHA-256 of BasicInfo.attributes_raw
     signature: bytes  # DF33
     signed_data: bytes  # DF31 TLV ‖ DF32 TLV, what DF33 signs
     raw: bytes
+
+    def __init__(self, my_number_digest: bytes, attributes_digest: bytes, signature: bytes,
+                 signed_data: bytes, raw: bytes) -> None:
+        self._assign(my_number_digest, attributes_digest, signature, signed_data, raw)
 
     @classmethod
     def parse(cls, data: bytes) -> IntegrityRecord:
@@ -122,14 +136,18 @@ class IntegrityRecord:
         return cls(d31.value, d32.value, sig.value, d31.raw + d32.raw, outer.raw)
 
 
-@dataclass(frozen=True, slots=True)
-class SignedKeyRecord:
+class SignedKeyRecord(FrozenRecord):
     """EF 0007 (reference §8.5): this AP's public key (DF51) signed by the CVC key (DF52)."""
 
+    __match_args__ = ("public_key", "signature", "signed_data", "raw")
+    __slots__ = __match_args__
     public_key: bytes  # DF51 value: 90 <e> 91 <modulus>
     signature: bytes  # DF52
     signed_data: bytes  # the DF51 TLV
     raw: bytes
+
+    def __init__(self, public_key: bytes, signature: bytes, signed_data: bytes, raw: bytes) -> None:
+        self._assign(public_key, signature, signed_data, raw)
 
     @classmethod
     def parse(cls, data: bytes) -> SignedKeyRecord:
@@ -140,13 +158,17 @@ class SignedKeyRecord:
         return cls(key.value, sig.value, key.raw, outer.raw)
 
 
-@dataclass(frozen=True, slots=True)
-class ApInfo:
+class ApInfo(FrozenRecord):
     """An AP's basic-info record (reference §8.5 ``FF40``, §9.3 ``FF30``): tag → value."""
 
+    __match_args__ = ("tag", "fields", "raw")
+    __slots__ = __match_args__
     tag: int
     fields: tuple[tuple[int, bytes], ...]
     raw: bytes
+
+    def __init__(self, tag: int, fields: tuple[tuple[int, bytes], ...], raw: bytes) -> None:
+        self._assign(tag, fields, raw)
 
     def get(self, tag: int) -> bytes | None:
         return next((v for t, v in self.fields if t == tag), None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 from enum import Enum
 
 from card.apps.base import CardApp
@@ -26,6 +25,7 @@ from card.ids import (
     TOKEN_LABEL_CARD,
     JpkiEF,
 )
+from card.record import FrozenRecord
 from card.sw import SW
 
 MAX_CERTIFICATE_LEN = 8192  # J-LIS certificates are ~1.3 KB (reference §7.2); generous bound
@@ -104,10 +104,12 @@ def _ascii_field(raw: bytes) -> str:
     return raw.rstrip(b" \x00").decode("ascii", errors="replace")
 
 
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
+class TokenInfo(FrozenRecord):
     """EF 0006: PKCS#11 ``CK_TOKEN_INFO`` (reference §7.1)."""
 
+    __match_args__ = ("label", "manufacturer_id", "model", "serial_number", "flags", "max_pin_len",
+                      "min_pin_len", "raw")
+    __slots__ = __match_args__
     label: str
     manufacturer_id: str
     model: str
@@ -116,6 +118,11 @@ class TokenInfo:
     max_pin_len: int
     min_pin_len: int
     raw: bytes
+
+    def __init__(self, label: str, manufacturer_id: str, model: str, serial_number: str, flags: int,
+                 max_pin_len: int, min_pin_len: int, raw: bytes) -> None:
+        self._assign(label, manufacturer_id, model, serial_number, flags, max_pin_len, min_pin_len,
+                     raw)
 
     @property
     def is_physical_card(self) -> bool:

@@ -8,7 +8,6 @@ record signature without re-encoding anything.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import Enum
 
 from card import tlv
@@ -16,6 +15,7 @@ from card.apps.base import DATE_YYYYMMDD, MAX_RECORD_LEN, ONE_DIGIT, CvcApp, asc
 from card.apps.input_helper import ApInfo
 from card.errors import BadResponseError, PinFormatError
 from card.ids import AID, TAG_AGE, TAG_FACE, SurfaceEF
+from card.record import FrozenRecord
 
 MAX_FACE_LEN = 0x7FFF  # READ BINARY offsets are 15-bit, so no EF can be longer (reference §3)
 
@@ -37,10 +37,13 @@ class SurfaceKey(Enum):
         return value.encode("ascii")
 
 
-@dataclass(frozen=True, slots=True)
-class CardFaceRecord:
+class CardFaceRecord(FrozenRecord):
     """EF 0002, the card-face record (reference §9.1)."""
 
+    __match_args__ = ("birth_date", "sex", "public_key", "name_png", "address_png", "photo_jp2",
+                      "signature", "expiry", "security_code_png", "group1_raw", "group2_raw",
+                      "group3_raw", "raw")
+    __slots__ = __match_args__
     birth_date: str  # YYYYMMDD
     sex: str
     public_key: bytes  # DF24 value: 90 <e> 91 <modulus>
@@ -54,6 +57,13 @@ class CardFaceRecord:
     group2_raw: bytes  # DF25‖DF26 TLVs
     group3_raw: bytes  # DF27 TLV
     raw: bytes
+
+    def __init__(self, birth_date: str, sex: str, public_key: bytes, name_png: bytes,
+                 address_png: bytes, photo_jp2: bytes, signature: bytes, expiry: str,
+                 security_code_png: bytes, group1_raw: bytes, group2_raw: bytes,
+                 group3_raw: bytes, raw: bytes) -> None:
+        self._assign(birth_date, sex, public_key, name_png, address_png, photo_jp2, signature,
+                     expiry, security_code_png, group1_raw, group2_raw, group3_raw, raw)
 
     def __repr__(self) -> str:
         return "CardFaceRecord(<redacted>)"
@@ -93,15 +103,20 @@ class CardFaceRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class AgeRecord:
+class AgeRecord(FrozenRecord):
     """EF 0001, the age-verification record (reference §9.2)."""
 
+    __match_args__ = ("birth_date", "public_key", "signature", "signed_data", "raw")
+    __slots__ = __match_args__
     birth_date: str
     public_key: bytes  # DF12 value
     signature: bytes  # DF13
     signed_data: bytes  # DF11 TLV ‖ DF12 TLV
     raw: bytes
+
+    def __init__(self, birth_date: str, public_key: bytes, signature: bytes, signed_data: bytes,
+                 raw: bytes) -> None:
+        self._assign(birth_date, public_key, signature, signed_data, raw)
 
     def __repr__(self) -> str:
         return "AgeRecord(<redacted>)"

@@ -112,3 +112,33 @@ def test_response_parse(raw: str, data: str, sw: int) -> None:
 def test_response_too_short() -> None:
     with pytest.raises(BadResponseError):
         ResponseApdu.parse(b"\x90")
+
+
+def test_apdus_are_values_as_the_dataclasses_were():
+    import copy
+    import dataclasses
+    import pickle
+
+    from card.channel import TrafficStats
+    from card.tlv import Tlv
+
+    command = CommandApdu(0x00, 0xB0, 0x00, 0x10, le=8)
+    assert command == CommandApdu(0, 0xB0, 0, 0x10, b"", 8, None) != CommandApdu(0, 0xB0, 0, 0x11)
+    assert hash(command) == hash(CommandApdu(0, 0xB0, 0, 0x10, le=8))
+    assert repr(command) == ("CommandApdu(cla=0, ins=176, p1=0, p2=16, data=b'', le=8, "
+                             "extended=None)")
+    copied = pickle.loads(pickle.dumps(command))  # noqa: S301 - our own bytes
+    assert copied == copy.deepcopy(command) == command
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        command.le = 9  # type: ignore[misc]
+    match ResponseApdu.parse(hx("01 90 00")):
+        case ResponseApdu(data, sw):
+            assert (data, sw) == (b"\x01", 0x9000)
+    assert repr(Tlv(0x80, b"", b"\x80\x00", 2)) == (
+        "Tlv(tag=128, value=b'', raw=b'\\x80\\x00', end=2)")
+    stats = TrafficStats()
+    stats.apdus += 1
+    assert stats == TrafficStats(apdus=1) and repr(stats) == (
+        "TrafficStats(apdus=1, bytes_sent=0, bytes_received=0)")
+    with pytest.raises(TypeError):
+        hash(stats)
