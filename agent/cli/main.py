@@ -132,6 +132,14 @@ def build_parser(command: str | None = None, *, summary_only: bool = False,
     return parser
 
 
+def configure_logging(verbose: int) -> None:
+    """Log to stderr at WARNING, INFO with -v, DEBUG with -vv (once per process)."""
+    import logging
+
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     command = _command_in(arguments)
@@ -141,10 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     # After parsing: `myna --help` exits before it is needed. A command that logs nothing above
     # DEBUG sets needs_logging=False and goes without (logging is a sixth of a bare Python start).
     if args.verbose or getattr(args, "needs_logging", True):
-        import logging
-
-        level = logging.WARNING - 10 * min(args.verbose, 2)
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

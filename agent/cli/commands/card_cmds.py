@@ -46,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("status", help="tries left for every PIN (consumes none)")
     p.add_argument("--reader", default="pcsc", metavar="LOC", help="reader locator (default pcsc)")
     p.add_argument("--config", metavar="FILE", help="also show the records outbox of this config")
-    p.set_defaults(func=_guarded(cmd_status))
+    # The card stack logs nothing above INFO, shown only with -v: logging only then (or with
+    # --config, whose records outbox may warn).
+    p.set_defaults(func=_guarded(cmd_status), needs_logging=False)
 
     p = subparsers.add_parser("read", help="read an object from the card")
     what = p.add_subparsers(dest="object", metavar="OBJECT", required=True)
@@ -110,8 +112,10 @@ def cmd_readers(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     if getattr(args, "config", None):
         from agent.cli.commands.records_cmds import status_line
+        from agent.cli.main import configure_logging
         from agent.service.config import load_config
 
+        configure_logging(getattr(args, "verbose", 0))
         config = load_config(args.config)
         if config.records.enabled:
             print(f"records: {status_line(config)}")
