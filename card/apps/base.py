@@ -19,8 +19,10 @@ MAX_CVC_LEN = 1024
 CVC_EF = 0x0004  # EF 0004 in both 券面 APs (reference §2.2, §2.3)
 
 
-DATE_YYYYMMDD = re.compile(r"[0-9]{8}")
-ONE_DIGIT = re.compile(r"[0-9]")
+# Patterns as text: re compiles (and caches) each on its first match, not when `myna status`
+# imports the apps.
+DATE_YYYYMMDD = r"[0-9]{8}"
+ONE_DIGIT = r"[0-9]"
 
 
 def utf8_field(value: bytes, what: str) -> str:
@@ -31,13 +33,13 @@ def utf8_field(value: bytes, what: str) -> str:
         raise BadResponseError(f"{what} is not UTF-8") from e
 
 
-def ascii_field(value: bytes, pattern: re.Pattern[str], what: str) -> str:
+def ascii_field(value: bytes, pattern: str, what: str) -> str:
     """Decode an ASCII record field (dates, digits) that must fully match ``pattern``."""
     try:
         text = value.decode("ascii")
     except UnicodeDecodeError as e:
         raise BadResponseError(f"{what} is not ASCII") from e
-    if not pattern.fullmatch(text):
+    if not re.fullmatch(pattern, text):
         raise BadResponseError(f"{what} has an unexpected format")
     return text
 

@@ -31,9 +31,9 @@ from card.ids import (
 from card.record import FrozenRecord
 
 MY_NUMBER_EF_LEN = 17  # FF 10 0C + 12 digits + 2 filler bytes (reference §8.1)
-_FOUR_DIGITS = re.compile(r"[0-9]{4}")
-_FOURTEEN_DIGITS = re.compile(r"[0-9]{14}")
-_TWELVE_DIGITS = re.compile(r"[0-9]{12}")
+_FOUR_DIGITS = r"[0-9]{4}"  # patterns as text, compiled on first use (card.apps.base)
+_FOURTEEN_DIGITS = r"[0-9]{14}"
+_TWELVE_DIGITS = r"[0-9]{12}"
 
 
 class MyNumberRecord(FrozenRecord):
@@ -191,7 +191,7 @@ class InputHelperApp(CvcApp):
 
     def verify_pin(self, pin: str) -> None:
         """VERIFY the 4-digit PIN once (format checked first, no APDU on a bad format)."""
-        if not _FOUR_DIGITS.fullmatch(pin):
+        if not re.fullmatch(_FOUR_DIGITS, pin):
             raise PinFormatError("the 券面事項入力補助 PIN is exactly 4 digits")
         self._verify(InputHelperEF.PIN, pin.encode("ascii"))
 
@@ -201,7 +201,7 @@ class InputHelperApp(CvcApp):
 
     def verify_match_b(self, digits14: str) -> None:
         """VERIFY 照合番号B once: it opens EF 0002 and EF 0003, never EF 0001 (§2.2)."""
-        if not _FOURTEEN_DIGITS.fullmatch(digits14):
+        if not re.fullmatch(_FOURTEEN_DIGITS, digits14):
             raise PinFormatError("照合番号B is exactly 14 digits")
         self._verify(InputHelperEF.MATCH_B, digits14.encode("ascii"))
 

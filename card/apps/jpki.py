@@ -8,7 +8,6 @@ is sent at most once per call, and the retry query (empty VERIFY) never consumes
 from __future__ import annotations
 
 import re
-import struct
 from enum import Enum
 
 from card.apps.base import CardApp
@@ -31,8 +30,8 @@ from card.sw import SW
 MAX_CERTIFICATE_LEN = 8192  # J-LIS certificates are ~1.3 KB (reference §7.2); generous bound
 TOKEN_INFO_LEN = 160  # PKCS#11 CK_TOKEN_INFO, big-endian CK_ULONGs (reference §7.1)
 MAX_SIGN_INPUT = 245  # P1=00: 1-245 bytes (reference §7.4)
-_AUTH_PIN = re.compile(r"[0-9]{4}")
-_SIGN_PASSWORD = re.compile(r"[A-Z0-9]{6,16}")
+_AUTH_PIN_FORMAT = r"[0-9]{4}"  # patterns as text, compiled on first use (card.apps.base)
+_SIGN_PASSWORD_FORMAT = r"[A-Z0-9]{6,16}"  # noqa: S105 - a format, not a password
 
 
 class CertificateKind(Enum):
@@ -71,13 +70,13 @@ def normalize_pin(kind: PinKind, pin: str) -> bytes:
     :raises PinFormatError: wrong length or characters (nothing was sent to the card).
     """
     if kind is PinKind.AUTH:
-        if not _AUTH_PIN.fullmatch(pin):
+        if not re.fullmatch(_AUTH_PIN_FORMAT, pin):
             raise PinFormatError("the auth PIN is exactly 4 digits")
         return pin.encode("ascii")
     # ASCII first: Unicode case mapping folds "ſ" to "S", "ı" to "I", "ﬁ" to "FI", which would
     # send a password the holder never typed and spend a try on it.
     upper = pin.upper() if pin.isascii() else ""
-    if not _SIGN_PASSWORD.fullmatch(upper):
+    if not re.fullmatch(_SIGN_PASSWORD_FORMAT, upper):
         raise PinFormatError("the signature password is 6-16 characters A-Z and 0-9")
     return upper.encode("ascii")
 
@@ -133,6 +132,8 @@ class TokenInfo(FrozenRecord):
         if len(data) != TOKEN_INFO_LEN:
             raise BadResponseError(f"token info is {len(data)} bytes, expected {TOKEN_INFO_LEN}")
         # label[32] manufacturerID[32] model[16] serialNumber[16], then 11 CK_ULONGs (BE here).
+        import struct  # only here: `myna status` imports this module and reads no token info
+
         ulongs = struct.unpack(">11L", data[96:140])
         return cls(
             label=_ascii_field(data[0:32]),
