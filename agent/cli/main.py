@@ -34,6 +34,8 @@ COMMANDS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "agent.cli.commands.staff_cmds": ("staff",),
     "agent.cli.commands.voice_cmd": ("voice",),
 }
+# Modules whose ``register(subparsers, only=command)`` adds just that command: the quick ones'.
+REGISTERS_ONE = frozenset({"agent.cli.commands.card_cmds"})
 # Each command's one-line help, as its module registers it: `myna --help` lists every command
 # without importing a single command module (tests/unit/test_import_graph.py keeps them equal).
 COMMAND_HELP: dict[str, str] = {
@@ -128,7 +130,10 @@ def build_parser(command: str | None = None, *, summary_only: bool = False,
             if e.name is not None and e.name.startswith("agent.cli.commands"):
                 continue  # that group is not built yet
             raise
-        module.register(sub)
+        if list_others or command is None or name not in REGISTERS_ONE:
+            module.register(sub)
+        else:  # argv can only be parsed with `command`'s parser: its module adds only that one
+            module.register(sub, only=command)
     return parser
 
 

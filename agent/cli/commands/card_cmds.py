@@ -38,11 +38,22 @@ EXIT_REMOVED = 5
 _CERT_TYPES = {"sign": "SIGN", "auth": "AUTH", "sign-ca": "SIGN_CA", "auth-ca": "AUTH_CA"}
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+             only: str | None = None) -> None:
+    """Add ``readers``, ``status`` and ``read``; with ``only``, just that one (a command line
+    that runs it needs no other, and each parser costs `myna status` a little)."""
+    for command, add in (("readers", _add_readers), ("status", _add_status), ("read", _add_read)):
+        if only in (None, command):
+            add(subparsers)
+
+
+def _add_readers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("readers", help="list card readers and whether a card is present")
     # Its transports log at DEBUG only (nfcpy's loggers are held at INFO): logging only with -v.
     p.set_defaults(func=cmd_readers, needs_logging=False)
 
+
+def _add_status(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("status", help="tries left for every PIN (consumes none)")
     p.add_argument("--reader", default="pcsc", metavar="LOC", help="reader locator (default pcsc)")
     p.add_argument("--config", metavar="FILE", help="also show the records outbox of this config")
@@ -50,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     # --config, whose records outbox may warn).
     p.set_defaults(func=_guarded(cmd_status), needs_logging=False)
 
+
+def _add_read(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("read", help="read an object from the card")
     what = p.add_subparsers(dest="object", metavar="OBJECT", required=True)
     c = what.add_parser("cert", help="read a JPKI certificate")
