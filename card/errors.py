@@ -5,8 +5,6 @@ Data lives in attributes; nobody parses messages. Translations use ``raise ... f
 
 from __future__ import annotations
 
-from card.sw import sw_name
-
 
 class CardError(Exception):
     """Base of every error raised by ``card``."""
@@ -36,6 +34,8 @@ class ApduError(CardError):
     """A status word other than 9000 that the caller did not give a meaning to."""
 
     def __init__(self, sw: int, data: bytes = b"", command: str = "") -> None:
+        from card.sw import sw_name  # here: `myna readers` imports this module, no status word
+
         self.sw = sw
         self.data = data
         self.command = command
@@ -51,6 +51,8 @@ class ApplicationNotFoundError(CardError):
     """SELECT of an application failed: not a My Number card, or the AP is absent."""
 
     def __init__(self, aid: bytes, sw: int) -> None:
+        from card.sw import sw_name
+
         self.aid = aid
         self.sw = sw
         super().__init__(f"application {aid.hex().upper()} not found (SW={sw_name(sw)})")

@@ -61,10 +61,11 @@ def test_listing_readers_loads_nfcpy_only_when_a_candidate_reader_is_attached():
 NOT_AT_START = ("typing", "dataclasses", "inspect", "ast", "logging")
 # Each quick command: (what it may not load either, what it needs although the lists above name it).
 # `myna --help` loads no command module; `myna readers` needs only PC/SC's extension module, not
-# pyscard's object layer; `myna status` needs the two card applications it asks, not the third.
+# pyscard's object layer, and no status-word or file-id enums; `myna status` needs the two card
+# applications it asks, not the third.
 QUICK_COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "--help": (("agent.cli.commands", "card", "shutil", *NOT_AT_START), ()),
-    "readers": (("card.apps", "card.channel", "threading", *NOT_AT_START),
+    "readers": (("card.apps", "card.channel", "card.sw", "card.ids", "threading", *NOT_AT_START),
                 ("card.transports", "smartcard.scard._scard")),
     "status": (("agent.verification", "agent.service", "card.apps.surface", *NOT_AT_START),
                ("card.apps", "card.channel", "card.transports", "smartcard.scard._scard")),
