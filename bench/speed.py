@@ -245,6 +245,40 @@ def _instructions(command: list[str], env: dict[str, str]) -> int | None:
     return None
 
 
+# What `myna status` asks of pcscd, from a script that loads only pyscard's extension: list the
+# readers on one context, then on another connect exclusively, read the ATR, send the three
+# retry queries with their SELECTs (8 APDUs) and disconnect. Prints the milliseconds those calls
+# take: the PC/SC round trips themselves, which no start-up work can remove.
+PCSC_CALLS_ALONE = """
+import importlib.machinery, importlib.util, os, sys, time
+package = importlib.util.find_spec("smartcard")
+path = next(p for location in package.submodule_search_locations
+            for p in (os.path.join(location, "scard", "_scard" + suffix)
+                      for suffix in importlib.machinery.EXTENSION_SUFFIXES) if os.path.isfile(p))
+spec = importlib.util.spec_from_file_location("smartcard.scard._scard", path)
+s = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(s)
+apdus = [bytes.fromhex(h) for h in (
+    "00A4040C0AD392F000260100000001", "00A4020C020018", "00200080", "00A4020C02001B",
+    "00200080", "00A4040C0AD3921000310001010408", "00A4020C020011", "00200080")]
+start = time.perf_counter()
+_, context = s.SCardEstablishContext(s.SCARD_SCOPE_USER)
+_, names = s.SCardListReaders(context, [])
+s.SCardReleaseContext(context)
+name = next(n for n in names if sys.argv[1] in n)
+_, context = s.SCardEstablishContext(s.SCARD_SCOPE_USER)
+_, card, protocol = s.SCardConnect(context, name, s.SCARD_SHARE_EXCLUSIVE,
+                                   s.SCARD_PROTOCOL_T0 | s.SCARD_PROTOCOL_T1)
+s.SCardStatus(card)
+for apdu in apdus:
+    _, response = s.SCardTransmit(card, protocol, list(apdu))
+    assert response[-2] == 0x90 or response[-2] == 0x63, response
+s.SCardDisconnect(card, s.SCARD_LEAVE_CARD)
+s.SCardReleaseContext(context)
+print((time.perf_counter() - start) * 1000)
+"""
+
+
 def bench_startup(runs: int) -> None:
     # As installed: with bytecode caches (this build machine sets PYTHONDONTWRITEBYTECODE,
     # which would make every start compile every module it imports).
@@ -259,13 +293,17 @@ def bench_startup(runs: int) -> None:
                 "python -m agent.cli --help": [python, "-m", "agent.cli", "--help"],
                 "myna readers": [myna, "readers"],
                 "myna status (no card)": [myna, "status", "--reader", "pcsc:Virtual PCD 00 01"],
-                "myna status (a card, 3 PINs)": [myna, "status", "--reader", f"pcsc:{READER}"]}
+                "myna status (a card, 3 PINs)": [myna, "status", "--reader", f"pcsc:{READER}"],
+                "its PC/SC calls alone": [python, "-c", PCSC_CALLS_ALONE, READER]}
     slot = VpcdSlot(PORT)
     slot.insert(VirtualMynaCard(PERSONA))  # in READER, the first; the second stays empty
     try:
         _until_present(True)
         figures = _start_ms(commands, runs, env)
         counts = {label: _instructions(command, env) for label, command in commands.items()}
+        calls_ms = [float(subprocess.run(  # noqa: S603 - our interpreter, a fixed script
+            commands["its PC/SC calls alone"], capture_output=True, text=True, env=env,
+            check=True).stdout) for _ in range(runs)]
     finally:
         slot.remove()
         _until_present(False)
@@ -282,6 +320,9 @@ def bench_startup(runs: int) -> None:
         print(f"  {label:30} {low:7.0f} ms {median:4.0f} ms {cpu:3.0f} ms {count_text}   "
               f"{low / base_min:4.2f} / {median / base_median:4.2f} / {cpu / base_cpu:4.2f} / "
               f"{ratio_text}")
+    print(f"  the PC/SC round trips of `myna status` (2 contexts, list, connect, ATR, 8 APDUs, "
+          f"disconnect), timed inside that script: min {min(calls_ms):.1f} ms, median "
+          f"{statistics.median(calls_ms):.1f} ms: waiting on pcscd + vpcd, not start-up")
 
 
 def bench_opensc(runs: int) -> None:
