@@ -162,7 +162,12 @@ def wait_until_slot_empty(reader: str, timeout_s: float = 15.0) -> None:
     gives the rig the same order.
     """
     deadline = time.monotonic() + timeout_s
-    while card_events(reader) % 2:
+    while True:
+        try:
+            if card_events(reader) % 2 == 0:
+                return
+        except RuntimeError:
+            return  # no pcscd or no such reader (yet): no reader thread holds a stale view
         if time.monotonic() > deadline:
             raise TimeoutError(f"pcscd's reader thread never saw the last card leave {reader}")
         time.sleep(0.05)
@@ -179,16 +184,14 @@ def insert_card(card: Any, port: int, reader: str = "Virtual PCD 00 00") -> Any:
 
 class VpcdSlot:
     """A vpcd slot with the ``insert/remove/has_card`` shape of an ``EmulatedReader``:
-    insert = a new ``VpcdBridge`` for the card on ``port``, remove = pull it."""
+    insert = a new ``VpcdBridge`` for the card on ``port`` (``insert_card``), remove = pull it."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.bridge: Any = None
 
     def insert(self, card: Any) -> None:
-        from card.emulator.vpcd import VpcdBridge
-
-        self.bridge = VpcdBridge(card, port=self.port).start()
+        self.bridge = insert_card(card, self.port)
 
     def remove(self) -> None:
         bridge, self.bridge = self.bridge, None
