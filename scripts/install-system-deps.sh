@@ -17,7 +17,7 @@ missing() {
 
 plain=$(missing pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc libusb-1.0-0 \
     fonts-ipaexfont-gothic systemd gcc openssl postgresql util-linux xvfb xdotool \
-    espeak-ng open-jtalk open-jtalk-mecab-naist-jdic)
+    espeak-ng open-jtalk open-jtalk-mecab-naist-jdic python3)
 browser=$(missing chromium)
 if ! python3 -m venv --help >/dev/null 2>&1; then plain="$plain python3-venv python3-dev"; fi
 

@@ -10,6 +10,7 @@ from test_service_rig import Http, SseReader
 
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.ids import AID, JpkiEF
+from tests.support.pcscd import insert_card
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.emulator_only]
 VPCD_READER = "Virtual PCD 00 00"
@@ -17,10 +18,8 @@ PERSONA = PERSONAS["yamada-taro"]
 
 
 def _full_tap(http_: Http, sse: SseReader, port: int) -> VirtualMynaCard:
-    from card.emulator.vpcd import VpcdBridge
-
     card = VirtualMynaCard(PERSONA)
-    bridge = VpcdBridge(card, port=port).start()
+    bridge = insert_card(card, port)
     try:
         start = len(sse.events)
         i, snap = sse.wait(lambda s: s["state"] == "awaiting_credential", start=start, timeout=15)
@@ -67,13 +66,14 @@ def test_reader_vanishing_then_recovery(pcsc_agent):
 
 def _pull_during_sign(pcsc_agent, indices) -> None:
     from card.emulator import Faults
-    from card.emulator.vpcd import VpcdBridge
 
     _svc, http_, sse, pcscd = pcsc_agent
     for n in indices:
         card = VirtualMynaCard(PERSONA)
         card.faults = Faults(remove_after_apdus=n)
-        bridge = VpcdBridge(card, port=pcscd.port).start()
+        # The agent goes idle as soon as pcscd reports the pulled card gone, which can be
+        # before pcscd's own reader thread has noticed (tests/support/pcscd.py).
+        bridge = insert_card(card, pcscd.port)
         start = len(sse.events)
         try:
             try:
@@ -116,11 +116,9 @@ def test_card_pulled_after_every_apdu_through_pcscd(pcsc_agent):
 
 
 def test_pcscd_killed_mid_session_purges_then_recovers(pcsc_agent):
-    from card.emulator.vpcd import VpcdBridge
-
     _svc, http_, sse, pcscd = pcsc_agent
     card = VirtualMynaCard(PERSONA)
-    bridge = VpcdBridge(card, port=pcscd.port).start()
+    bridge = insert_card(card, pcscd.port)
     try:
         start = len(sse.events)
         i, snap = sse.wait(lambda s: s["state"] == "awaiting_credential", start=start, timeout=15)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from typing import Any
@@ -16,27 +15,44 @@ import pytest
 
 from card.emulator import PERSONAS, VirtualMynaCard
 from card.emulator.vpcd import VpcdBridge
+from tests.support.other_user import SYSTEM_PYTHON, python_as_nobody
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.emulator_only]
 VPCD_READER = "Virtual PCD 00 00"
 PERSONA = PERSONAS["yamada-taro"]
 
 # Another program on the machine: connect (shared, as pcsc tools do) and send SELECT by AID.
+# It calls the PC/SC client library directly through ctypes: it runs as another user on the
+# system interpreter, which cannot see the checkout's venv (tests/support/other_user.py).
 INTRUDER = r"""
-import sys
-from smartcard import scard
-hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-if hresult != scard.SCARD_S_SUCCESS:
+import ctypes, sys
+DWORD, LONG = ctypes.c_ulong, ctypes.c_long  # pcsc-lite's types on Linux
+pcsc = ctypes.CDLL("libpcsclite.so.1")
+for name in ("SCardEstablishContext", "SCardConnect", "SCardTransmit"):
+    getattr(pcsc, name).restype = LONG
+pcsc.pcsc_stringify_error.restype = ctypes.c_char_p
+pcsc.pcsc_stringify_error.argtypes = [LONG]
+
+class IoRequest(ctypes.Structure):
+    _fields_ = [("dwProtocol", DWORD), ("cbPciLength", DWORD)]
+
+SCOPE_USER, SHARE_SHARED, PROTOCOL_T0_OR_T1 = 0, 2, 3
+context, card, protocol = LONG(), LONG(), DWORD()
+hresult = pcsc.SCardEstablishContext(DWORD(SCOPE_USER), None, None, ctypes.byref(context))
+if hresult != 0:
     print("no-context", hex(hresult & 0xFFFFFFFF)); sys.exit(0)
-hresult, card, protocol = scard.SCardConnect(
-    context, sys.argv[1], scard.SCARD_SHARE_SHARED,
-    scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
-if hresult != scard.SCARD_S_SUCCESS:
-    print("refused", scard.SCardGetErrorMessage(hresult)); sys.exit(0)
-hresult, response = scard.SCardTransmit(card, protocol, [0x00, 0xA4, 0x04, 0x0C, 0x0A,
-    0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01])
-print("transmitted" if hresult == scard.SCARD_S_SUCCESS and response else "refused",
-      bytes(response).hex())
+hresult = pcsc.SCardConnect(context, sys.argv[1].encode(), DWORD(SHARE_SHARED),
+                            DWORD(PROTOCOL_T0_OR_T1), ctypes.byref(card), ctypes.byref(protocol))
+if hresult != 0:
+    print("refused", pcsc.pcsc_stringify_error(hresult).decode()); sys.exit(0)
+apdu = bytes([0x00, 0xA4, 0x04, 0x0C, 0x0A,
+              0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01])
+response, length = ctypes.create_string_buffer(258), DWORD(258)
+send_pci = IoRequest(protocol.value, ctypes.sizeof(IoRequest))
+hresult = pcsc.SCardTransmit(card, ctypes.byref(send_pci), apdu, DWORD(len(apdu)), None,
+                             response, ctypes.byref(length))
+print("transmitted" if hresult == 0 and length.value else "refused",
+      response.raw[:length.value].hex())
 """
 
 
@@ -60,12 +76,11 @@ class StatusCallCounter:
 
 
 def _intruder_command(pcscd: Any) -> list[str]:
-    command = [sys.executable, "-c", INTRUDER, VPCD_READER]
     if os.geteuid() == 0 and shutil.which("setpriv"):
         # The attacker is an unprivileged local user: nobody, let through to the daemon's socket.
         os.chmod(pcscd.workdir, 0o711)  # noqa: S103 - the test daemon's own directory
-        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
-    return command
+        return python_as_nobody(INTRUDER, VPCD_READER)
+    return [SYSTEM_PYTHON, "-I", "-c", INTRUDER, VPCD_READER]
 
 
 def _intrude(pcscd: Any) -> str:

@@ -7,13 +7,13 @@ import grp
 import os
 import stat
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from agent.service.http_server import SocketPathError, unix_listener
+from tests.support.other_user import python_as_nobody
 
 CONNECT = ("import socket, sys\n"
            "s = socket.socket(socket.AF_UNIX)\n"
@@ -22,9 +22,8 @@ CONNECT = ("import socket, sys\n"
 
 
 def connect_as(path: Path, group: str) -> str:
-    out = subprocess.run(["/usr/bin/setpriv", "--reuid=nobody", f"--regid={group}",  # noqa: S603
-                          "--clear-groups", sys.executable, "-c", CONNECT, str(path)],
-                         capture_output=True, text=True, timeout=30, check=True)
+    out = subprocess.run(python_as_nobody(CONNECT, str(path), group=group),  # noqa: S603
+                         capture_output=True, text=True, timeout=30, check=True, cwd="/")
     return out.stdout.strip()
 
 

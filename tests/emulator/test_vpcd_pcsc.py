@@ -130,6 +130,68 @@ def test_fault_pull_closes_socket(bridged: Any) -> None:
     _wait_card(True)
 
 
+def _status(context: int, wait_ms: int = 0) -> int:
+    """The reader's event state; with ``wait_ms``, after waiting that long for a change."""
+    from smartcard import scard
+
+    def now() -> int:
+        hresult, states = scard.SCardGetStatusChange(
+            context, 0, [(READER, scard.SCARD_STATE_UNAWARE)])
+        assert hresult == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(hresult)
+        return int(states[0][1])
+
+    if wait_ms:
+        scard.SCardGetStatusChange(
+            context, wait_ms, [(READER, now() & ~scard.SCARD_STATE_CHANGED)])
+    return now()
+
+
+def test_the_next_card_after_a_pull_mid_apdu_and_a_reset_is_seen(pcscd: Any) -> None:
+    """A card pulled mid-APDU, its holder letting go with SCARD_RESET_CARD (as the agent does),
+    and the next card put in right after pcscd reports the reader empty: pcscd must power that
+    card and report it (tests/support/pcscd.py wait_until_slot_empty says why it may not)."""
+    from smartcard import scard
+
+    from tests.support.pcscd import insert_card, wait_until_slot_empty
+
+    pulled = VirtualMynaCard.for_persona("yamada-taro")
+    pulled.faults = Faults(remove_after_apdus=0)
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert hresult == scard.SCARD_S_SUCCESS
+    bridges = [insert_card(pulled, pcscd.port)]
+    try:
+        deadline = time.monotonic() + 15
+        while not _status(context, 500) & scard.SCARD_STATE_PRESENT:
+            assert time.monotonic() < deadline, "pcscd never saw the first card"
+        hresult, handle, protocol = scard.SCardConnect(
+            context, READER, scard.SCARD_SHARE_EXCLUSIVE,
+            scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        assert hresult == scard.SCARD_S_SUCCESS
+        hresult, response = scard.SCardTransmit(handle, protocol, list(h(f"00 A4 04 0C 0A {JPKI}")))
+        assert not response  # vpcd's answer for a card that left mid-APDU
+        scard.SCardDisconnect(handle, scard.SCARD_RESET_CARD)
+        assert not _status(context) & scard.SCARD_STATE_PRESENT  # "empty", straight away
+        following = VirtualMynaCard.for_persona("yamada-taro")
+        bridges.append(insert_card(following, pcscd.port))
+        deadline = time.monotonic() + 15
+        while not _status(context, 500) & scard.SCARD_STATE_PRESENT:
+            assert time.monotonic() < deadline, (
+                f"pcscd never reported the next card (vpcd took it: "
+                f"{bridges[-1].connected.is_set()}, powered: {following._powered})")
+        hresult, handle, protocol = scard.SCardConnect(
+            context, READER, scard.SCARD_SHARE_SHARED,
+            scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        assert hresult == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(hresult)
+        hresult, response = scard.SCardTransmit(handle, protocol, list(h(f"00 A4 04 0C 0A {JPKI}")))
+        assert hresult == scard.SCARD_S_SUCCESS and bytes(response) == b"\x90\x00"
+        scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
+    finally:
+        for bridge in bridges:
+            bridge.remove()
+        scard.SCardReleaseContext(context)
+    wait_until_slot_empty(READER)
+
+
 def test_parse_hostport() -> None:
     assert parse_hostport("127.0.0.1:35963") == ("127.0.0.1", 35963)
     assert parse_hostport("localhost") == ("localhost", 35963)

@@ -25,6 +25,7 @@ from flask import Flask
 from agent.service.agent_service import AgentService, CardFlowBackend
 from card.transports.emulated import EmulatedReader
 from tests.hardening.rig import AT, service_config
+from tests.support.other_user import python_as_nobody
 from tests.support.staff import desk_staff
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -374,8 +375,7 @@ def run_as_nobody(kiosk_port: int, agent_port_: int, session_id: str) -> list[di
     import json
 
     proc = subprocess.run(  # noqa: S603 - a fixed command line
-        ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-         "/usr/bin/python3", "-c", ATTACKER, str(kiosk_port), str(agent_port_), session_id],
+        python_as_nobody(ATTACKER, str(kiosk_port), str(agent_port_), session_id),
         check=False, capture_output=True, text=True, timeout=120, cwd="/")
     assert proc.returncode == 0, proc.stderr
     return list(json.loads(proc.stdout))
@@ -646,8 +646,7 @@ print(json.dumps({"held": open_now, "never_closed": len(still)}), flush=True)
 
 def as_nobody(script: str, *args: object) -> subprocess.Popen[str]:
     return subprocess.Popen(  # noqa: S603 - a fixed command line
-        ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-         "/usr/bin/python3", "-c", script, *map(str, args)],
+        python_as_nobody(script, *map(str, args)),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd="/")
 
@@ -724,9 +723,9 @@ def test_another_user_cannot_reach_or_squat_the_agent_or_the_kiosk(
     assert path is not None
     assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
     probe = subprocess.run(  # noqa: S603 - a fixed command line
-        ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-         "/usr/bin/python3", "-c",
-         "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])", str(path)],
+        python_as_nobody(
+            "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])",
+            str(path)),
         check=False, capture_output=True, text=True, timeout=60, cwd="/")
     assert probe.returncode != 0 and "PermissionError" in probe.stderr
     # systemd's part: the kiosk port is bound before any user process runs ...

@@ -159,6 +159,11 @@ def kiosk(display: Display, kiosk_url: str, pairing_file: Path) -> Iterator[Path
     (etc / "policies" / "managed" / "myna-kiosk.json").write_text(json.dumps(policy))
     etc.chmod(0o755)
     tmp_path.chmod(0o755)
+    # nobody runs the launcher from here: the checkout may lie under a directory only root can
+    # enter (mktemp -d, /root). The same bytes, so it is still the real launcher.
+    launcher = tmp_path / LAUNCHER.name
+    shutil.copyfile(LAUNCHER, launcher)
+    launcher.chmod(0o644)
     nobody = pwd.getpwnam("nobody")
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
@@ -171,10 +176,10 @@ def kiosk(display: Display, kiosk_url: str, pairing_file: Path) -> Iterator[Path
     )
     browser = subprocess.Popen(  # noqa: S603
         [_exe("unshare"), "--mount", "--propagation", "private", "sh", "-c", supervise, "sh",
-         str(etc), str(nobody.pw_gid), str(runtime), str(LAUNCHER), kiosk_url,
+         str(etc), str(nobody.pw_gid), str(runtime), str(launcher), kiosk_url,
          str(pairing_file)],
         env=display.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        start_new_session=True, cwd="/")
     try:
         _wait_for("the kiosk window", display.kiosk_window)
         yield runtime

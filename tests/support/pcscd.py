@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,18 +128,70 @@ def start_pcscd(workdir: Path, port: int) -> PcscdInstance:
     return PcscdInstance(workdir=workdir, sock_path=sock_path, port=port, proc=proc)
 
 
+def card_events(reader: str) -> int:
+    """How often pcscd's own reader thread has seen a card arrive at or leave ``reader`` since
+    pcscd started: the high word of the reader's event state (it wraps at 0x10000)."""
+    from smartcard import scard
+
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        raise RuntimeError(f"no PC/SC context: {scard.SCardGetErrorMessage(hresult)}")
+    try:
+        hresult, states = scard.SCardGetStatusChange(
+            context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+    finally:
+        scard.SCardReleaseContext(context)
+    if hresult != scard.SCARD_S_SUCCESS or not states:
+        raise RuntimeError(f"no state for {reader}: {scard.SCardGetErrorMessage(hresult)}")
+    return (int(states[0][1]) >> 16) & 0xFFFF
+
+
+def wait_until_slot_empty(reader: str, timeout_s: float = 15.0) -> None:
+    """Return once pcscd's reader thread itself holds the vpcd slot empty: every card it saw
+    arrive it has also seen leave (an even count of card events; pcscd starts at 0 with the
+    slot empty, as this rig always starts it).
+
+    The reader state pcscd publishes is not enough. After a card is pulled mid-APDU, a client
+    disconnecting with SCARD_RESET_CARD gets a failed reset, and pcscd marks the reader empty
+    at once, while its reader thread still believes the card is in until its next presence
+    poll (every 400 ms with vpcd, later on a loaded machine). vpcd dropped the dead link when
+    the APDU failed, so a card connecting before that poll is taken straight away: the thread
+    sees "present" twice, counts no change, never powers the new card, and the reader stays
+    reported empty for as long as that card is in. A physical reader cannot take the next card
+    before its slot has reported the last one gone; putting a card in only after this wait
+    gives the rig the same order.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if card_events(reader) % 2 == 0:
+                return
+        except RuntimeError:
+            return  # no pcscd or no such reader (yet): no reader thread holds a stale view
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pcscd's reader thread never saw the last card leave {reader}")
+        time.sleep(0.05)
+
+
+def insert_card(card: Any, port: int, reader: str = "Virtual PCD 00 00") -> Any:
+    """Put ``card`` into the vpcd slot on ``port`` once pcscd has seen the last card leave it
+    (``wait_until_slot_empty``); return the started ``VpcdBridge``."""
+    from card.emulator.vpcd import VpcdBridge
+
+    wait_until_slot_empty(reader)
+    return VpcdBridge(card, port=port).start()
+
+
 class VpcdSlot:
     """A vpcd slot with the ``insert/remove/has_card`` shape of an ``EmulatedReader``:
-    insert = a new ``VpcdBridge`` for the card on ``port``, remove = pull it."""
+    insert = a new ``VpcdBridge`` for the card on ``port`` (``insert_card``), remove = pull it."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.bridge: Any = None
 
     def insert(self, card: Any) -> None:
-        from card.emulator.vpcd import VpcdBridge
-
-        self.bridge = VpcdBridge(card, port=self.port).start()
+        self.bridge = insert_card(card, self.port)
 
     def remove(self) -> None:
         bridge, self.bridge = self.bridge, None
