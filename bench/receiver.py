@@ -2,7 +2,11 @@
 vs PostgreSQL, one vs two receiver processes (each ``--workers 1`` under gunicorn, HTTPS).
 
 Records are made once by the real flows on the emulator (sign, yamada-taro and foreign-
-resident), signed by one kiosk key, and encoded before any timing starts; C sender threads
+resident), signed by one kiosk key, and encoded before any timing starts. With ``cards`` =
+``distinct`` (the default) every record then comes from its own card (its own key and
+certificate from the test CA, tests/support/record_maker.py ``record_from_another_card``), as a
+fleet's receiver sees; ``personas`` keeps the two emulator cards, so every certificate repeats
+across records. C sender threads
 deliver them over keep-alive HTTPS connections (``http.client``, the lightest client the
 standard library has, so the senders take as little as possible of the CPU being measured).
 Every record is distinct, so every request runs the whole path: JWS check, certificate path
@@ -13,7 +17,8 @@ and anything else running), the receivers' own CPU time is read from /proc: "rec
 receiver CPU-second" is the rate one receiver process sustains on one core of its own.
 Each case runs R times; best and median are printed. Printed figures only.
 
-    .venv/bin/python bench/receiver.py [records] [clients] [repeats]
+    .venv/bin/python bench/receiver.py [records] [clients] [repeats] [distinct|personas] \
+        [sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from tests.support import postgres  # noqa: E402
 from tests.support.record_maker import (  # noqa: E402
     flow_config_for_tests,
     receiver_settings,
+    record_from_another_card,
     record_maker,
 )
 
@@ -146,6 +152,8 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    cards = sys.argv[4] if len(sys.argv) > 4 else "distinct"
+    only = sys.argv[5].split(",") if len(sys.argv) > 5 else ["sqlite", "postgresql"]
     from agent.records.signing import KioskKey
     from card.emulator import export_trust
     from receiver.local_tls import make_local_tls
@@ -160,8 +168,12 @@ def main() -> None:
         started = time.perf_counter()
         personas = ("yamada-taro", "foreign-resident")
         records = [make(personas[i % 2], "sign") for i in range(count)]
+        if cards == "distinct":
+            records = [record_from_another_card(r, i) for i, r in enumerate(records)]
         tokens = [(r["record_id"], key.sign(r).encode("ascii")) for r in records]
-        print(f"made {len(tokens)} signed sign-flow records in "
+        leaves = {r["evidence"]["documents"]["certificate"]["sha256"] for r in records}
+        print(f"made {len(tokens)} signed sign-flow records from {len(leaves)} distinct card "
+              f"certificates in "
               f"{time.perf_counter() - started:.1f} s; each case delivers all of them to a "
               f"fresh database with {clients} sender threads over keep-alive HTTPS, "
               f"{repeats} runs per case")
@@ -173,7 +185,8 @@ def main() -> None:
         databases = itertools.count(1)
         per_cpu_s: list[float] = []
         try:
-            backends = ["sqlite"] + (["postgresql"] if cluster is not None else [])
+            backends = [b for b in ("sqlite", "postgresql") if b in only
+                        and (b == "sqlite" or cluster is not None)]
             for backend in backends:
                 one_rate = 0.0
                 for processes in (1, 2):

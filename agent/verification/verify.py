@@ -26,6 +26,7 @@ curve below 256 bits is refused.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -74,6 +75,33 @@ KEY_USAGE: dict[Purpose, set[str]] = {
     Purpose.SIGN: {"digital_signature", "non_repudiation"},
     Purpose.AUTH: {"digital_signature"},
 }
+
+MAX_PREPARED_NAME_VALUES = 4096
+
+
+def _memoise_name_preparation() -> None:
+    """RFC 4518 string preparation of name attribute values (asn1crypto's, for RFC 5280 §7.1
+    name matching) remembered by the value's text: certvalidator prepares the issuer and
+    subject names of every certificate it validates, and this pure function of one string
+    was a sixth of a path validation. Every leaf under one CA repeats the issuer's values and
+    most of its subject's (country, locality), so a fleet of distinct cards hits too. The
+    result depends on nothing but the text, so remembering it cannot change a match."""
+    prepare = x509.NameTypeAndValue._ldap_string_prep
+    if getattr(prepare, "memoised", False):
+        return
+
+    @functools.lru_cache(maxsize=MAX_PREPARED_NAME_VALUES)
+    def prepared(string: str) -> str:
+        return str(prepare(None, string))  # the method never reads ``self``
+
+    def memoised(_self: Any, string: str) -> str:
+        return prepared(string)
+
+    memoised.memoised = True  # type: ignore[attr-defined]
+    x509.NameTypeAndValue._ldap_string_prep = memoised
+
+
+_memoise_name_preparation()
 
 
 class Assurance:
@@ -137,6 +165,7 @@ class _PerThread(threading.local):
     def __init__(self) -> None:
         self.loop: _ThreadLoop | None = None
         self.anchor_certs: dict[bytes, x509.Certificate] = {}
+        self.anchor_keys: dict[bytes, object] = {}
         self.trust_managers: dict[bytes, SimpleTrustManager] = {}
 
 
@@ -156,6 +185,17 @@ def anchor_certificate(anchor: TrustAnchor) -> x509.Certificate:
     if cert is None:
         cert = _bounded(_per_thread.anchor_certs)[anchor.der] = x509.Certificate.load(anchor.der)
     return cert
+
+
+def _anchor_key(anchor: TrustAnchor) -> object | None:
+    """The anchor's public key (cryptography), loaded once; None when it cannot be used."""
+    if anchor.der not in _per_thread.anchor_keys:
+        try:
+            key: object | None = cx509.load_der_x509_certificate(anchor.der).public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            key = None
+        _bounded(_per_thread.anchor_keys)[anchor.der] = key
+    return _per_thread.anchor_keys[anchor.der]
 
 
 def _trust_manager(anchor: TrustAnchor) -> SimpleTrustManager:
@@ -184,6 +224,12 @@ def parse_certificate(der: bytes) -> x509.Certificate:
 
     :raises CertificateRejectedError: MALFORMED.
     """
+    return _parse_both(der)[0]
+
+
+def _parse_both(der: bytes) -> tuple[x509.Certificate, cx509.Certificate]:
+    """``parse_certificate``, also handing back the second parser's certificate, so the
+    validation that follows does not load the same DER again."""
     if not der or len(der) > MAX_CERT_BYTES:
         raise CertificateRejectedError(RejectReason.MALFORMED, "certificate size out of range")
     try:
@@ -195,11 +241,11 @@ def parse_certificate(der: bytes) -> x509.Certificate:
             from e
     _check_structure(cert)
     try:
-        cx509.load_der_x509_certificate(der)  # second, independent parser must agree
+        crypto_cert = cx509.load_der_x509_certificate(der)  # an independent parser must agree
     except Exception as e:
         raise CertificateRejectedError(RejectReason.MALFORMED, "certificate DER is malformed") \
             from e
-    return cert
+    return cert, crypto_cert
 
 
 def _check_structure(cert: x509.Certificate) -> None:
@@ -219,10 +265,6 @@ def _check_structure(cert: x509.Certificate) -> None:
     if tbs["serial_number"].native <= 0:
         raise CertificateRejectedError(RejectReason.MALFORMED,
                                        "serial number is not positive (RFC 5280 §4.1.2.2)")
-
-
-def _check_key_size(der: bytes) -> None:
-    _check_key_size_of(public_key_of(der))
 
 
 def _check_key_size_of(key: object) -> None:
@@ -265,7 +307,7 @@ def _signature_verifies(cert: cx509.Certificate, issuer_key: object) -> bool | N
     return True
 
 
-def _issuing_anchor(cert: x509.Certificate, der: bytes,
+def _issuing_anchor(cert: x509.Certificate, crypto_cert: cx509.Certificate,
                     anchors: list[TrustAnchor]) -> TrustAnchor:
     """The anchor that issued ``cert``: name per RFC 5280 §7.1, then the key that verifies.
 
@@ -276,16 +318,10 @@ def _issuing_anchor(cert: x509.Certificate, der: bytes,
     named = [a for a in anchors if same_name(anchor_certificate(a).subject.dump(), issuer)]
     if not named:
         raise CertificateRejectedError(RejectReason.UNTRUSTED_ROOT, "no path to a trusted root")
-    try:
-        crypto_cert = cx509.load_der_x509_certificate(der)
-    except ValueError as e:
-        raise CertificateRejectedError(RejectReason.MALFORMED,
-                                       "certificate DER is malformed") from e
     outcomes: list[bool | None] = []
     for a in named:
-        try:
-            key = cx509.load_der_x509_certificate(a.der).public_key()
-        except (ValueError, UnsupportedAlgorithm):
+        key = _anchor_key(a)
+        if key is None:
             continue
         outcome = _signature_verifies(crypto_cert, key)
         if outcome:
@@ -346,7 +382,7 @@ def validate_certificate(
     :raises RevocationUnavailableError: revocation configured but no current answer.
     """
     at = _aware(at)
-    cert = parse_certificate(der)
+    cert, crypto_cert = _parse_both(der)
     unknown = set(cert.critical_extensions) - SUPPORTED_EXTENSIONS
     if unknown:
         raise CertificateRejectedError(RejectReason.UNKNOWN_CRITICAL_EXTENSION,
@@ -370,8 +406,12 @@ def validate_certificate(
         if abc is None or not abc["ca"].native:
             raise CertificateRejectedError(RejectReason.BASIC_CONSTRAINTS,
                                            "trust anchor is not a CA")
-    _check_key_size(der)
-    chosen = _issuing_anchor(cert, der, anchors)
+    try:
+        _check_key_size_of(crypto_cert.public_key())
+    except (UnsupportedAlgorithm, ValueError) as e:
+        raise CertificateRejectedError(RejectReason.MALFORMED,
+                                       "certificate public key is not usable") from e
+    chosen = _issuing_anchor(cert, crypto_cert, anchors)
     _check_anchor_validity(chosen, at)
     context = ValidationContext(
         trust_manager=_trust_manager(chosen),

@@ -1,8 +1,8 @@
-"""What path validation keeps between calls (per thread: the anchor's parsed certificate and
-certvalidator's trust manager, keyed by the anchor's DER; one event loop; per process: the
-last CRL verified for an issuer, keyed by its exact bytes) never lets a bad certificate through
-after a good one from the same issuer: time, the leaf's own checks and the revocation status
-stay per call."""
+"""What path validation keeps between calls (per thread: the anchor's parsed certificate, its
+public key and certvalidator's trust manager, keyed by the anchor's DER; one event loop; per
+process: the last CRL verified for an issuer, keyed by its exact bytes; the RFC 4518 preparation
+of name values, keyed by their text) never lets a bad certificate through after a good one from
+the same issuer: time, the leaf's own checks and the revocation status stay per call."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 
 from agent.verification.errors import ErrorCode, RejectReason, RevocationUnavailableError
-from agent.verification.revocation import RevocationSource
+from agent.verification.revocation import RevocationSource, same_name
 from agent.verification.trust import Purpose
 from agent.verification.verify import validate_certificate
 from tests.agent.test_verify import reject, store_of
-from tests.support.pki import AT, EE_TO, make_crl, make_ee, make_root, rsa_key
+from tests.support.pki import AT, EE_TO, make_crl, make_ee, make_root, root_name, rsa_key
 
 
 def warm(der: bytes, store, **kw) -> None:
@@ -53,6 +53,20 @@ def test_certificate_of_another_root_with_the_same_name_after_a_good_one():
     # And the other way round: the cached anchor is not consulted for a store without it.
     warm(make_ee(other), store_of(other))
     assert reject(make_ee(root), store_of(other)).reason is RejectReason.UNTRUSTED_ROOT
+
+
+def test_issuer_name_one_letter_off_after_the_anchors_name_was_prepared():
+    # Same key, same name length, one letter of one value different: only name matching can
+    # refuse it, and it must, however the anchor's own values were remembered.
+    root = make_root()
+    store = store_of(root)
+    warm(make_ee(root), store)
+    off = make_root(name=root_name(ou="JPKI for digital signaturX"))
+    assert reject(make_ee(off), store).reason is RejectReason.UNTRUSTED_ROOT
+    assert not same_name(root.cert.subject.public_bytes(), off.cert.subject.public_bytes())
+    # What RFC 5280 §7.1 lets differ (case, runs of inner spaces) still matches.
+    assert same_name(root_name(ou="JPKI for  digital signature").public_bytes(),
+                     root_name(ou="jpki FOR digital SIGNATURE").public_bytes())
 
 
 def test_tampered_leaf_after_a_good_one_with_the_same_issuer():

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from receiver.models import Record
 from tests.support.privacy import forbidden_patterns
+from tests.support.record_maker import record_from_another_card
 
 JOSE = "application/jose"
 
@@ -51,6 +52,24 @@ def test_a_real_record_is_accepted_and_stored_once(client, registered, kiosk_key
     again = post(client, token)
     assert again.status_code == 200 and again.get_json()["state"] == "accepted"
     assert count(registered) == 1
+
+
+def test_records_from_distinct_cards_are_accepted_and_not_interchangeable(client, registered,
+                                                                           kiosk_key,
+                                                                           make_record):
+    # bench/receiver.py's fleet: every record from its own card; one card's certificate in
+    # another card's record names documents the statement does not.
+    template = make_record("yamada-taro", "sign")
+    first, second = (record_from_another_card(template, n) for n in (1, 2))
+    docs = [r["evidence"]["documents"]["certificate"] for r in (first, second)]
+    assert docs[0]["sha256"] != docs[1]["sha256"]
+    for record in (first, second):
+        res = post(client, kiosk_key.sign(record), **{"Idempotency-Key": record["record_id"]})
+        assert res.status_code == 201 and res.json["state"] == "accepted"
+    swapped = record_from_another_card(template, 3)
+    swapped["evidence"]["documents"]["certificate"] = docs[0]
+    res = post(client, kiosk_key.sign(swapped))
+    assert (res.json["state"], res.json["reason"]) == ("rejected", "statement_mismatch")
 
 
 def test_failed_check_is_recorded_without_evidence(client, registered, kiosk_key, make_record):

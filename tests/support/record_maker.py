@@ -58,3 +58,30 @@ def receiver_settings(state_dir: Path, db_url: str, trust_dir: Path, **extra: An
         "cvc_issuer_keys": [str(trust_dir / "cvc_issuer_surface.pem"),
                             str(trust_dir / "cvc_issuer_input_helper.pem")]}
     return load_settings(None, **(values | extra))
+
+
+def record_from_another_card(template: dict[str, Any], card_number: int) -> dict[str, Any]:
+    """A sign-flow record like ``template`` (made by ``record_maker``) but from another card of
+    the same test CA: its own RSA key, a certificate with its own serial, subject and key, and
+    the card's signature over a statement naming a new record. A fleet's receiver sees a new
+    card in almost every record; ``bench/receiver.py`` uses this so no per-certificate work is
+    repeated across records."""
+    import dataclasses
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from agent.records.record import RecordDraft, RecordPolicy, build_record
+    from card.emulator import PERSONAS, pki
+
+    if template["flow"] != "sign":
+        raise ValueError("only sign-flow records are re-issued")
+    card = dataclasses.replace(PERSONAS["yamada-taro"], name=f"fleet-card-{card_number}")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der = pki.sign_certificate(card, key.public_key()).public_bytes(serialization.Encoding.DER)
+    draft = RecordDraft(template["kiosk_id"], "sign", time=template["time"])
+    challenge = draft.challenge({"certificate": der})
+    draft.signed(challenge, key.sign(challenge, padding.PKCS1v15(), hashes.SHA256()))
+    verdict = {k: template[k] for k in ("ok", "assurance", "test_trust", "identity")}
+    return build_record(draft, verdict | {"certificate": None},
+                        RecordPolicy(template["kiosk_id"]), staff_id=template["staff_id"])
