@@ -86,9 +86,9 @@ def _memoise_name_preparation() -> None:
     was a sixth of a path validation. Every leaf under one CA repeats the issuer's values and
     most of its subject's (country, locality), so a fleet of distinct cards hits too. The
     result depends on nothing but the text, so remembering it cannot change a match."""
-    prepare = x509.NameTypeAndValue._ldap_string_prep
-    if getattr(prepare, "memoised", False):
-        return
+    prepare = getattr(x509.NameTypeAndValue, "_ldap_string_prep", None)
+    if prepare is None or getattr(prepare, "memoised", False):
+        return  # another asn1crypto: matching stays correct, only slower
 
     @functools.lru_cache(maxsize=MAX_PREPARED_NAME_VALUES)
     def prepared(string: str) -> str:
