@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -35,3 +38,18 @@ def paired_client(app: Flask) -> FlaskClient:
     c.environ_base["HTTP_ORIGIN"] = "http://localhost"  # what the kiosk page's own fetch sends
     assert c.get("/pair?s=" + PAIRING_SECRET).status_code == 303
     return c
+
+
+@contextmanager
+def kiosk_server(app: Flask) -> Iterator[str]:
+    """Serve ``app`` as the product does (waitress, ``kiosk_ui.http_server``) on a free loopback
+    port; yields the base URL. Werkzeug's development server leaves a file open when a browser
+    resets a media request mid-response, and the product never runs on it."""
+    from kiosk_ui.http_server import KioskServer, listening_socket
+
+    server = KioskServer(app, listening_socket("127.0.0.1", 0))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.close()

@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.kiosk_ui.helpers import PAIRING_SECRET, staff_sign_in
+from tests.kiosk_ui.helpers import PAIRING_SECRET, kiosk_server, staff_sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -85,12 +83,8 @@ def stack(tmp_path: Path, agent_config: dict[str, Any],
                 **kiosk_config,
             }
         )
-        srv = make_server("127.0.0.1", 0, app, threaded=True)
-        srv.daemon_threads = True
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        yield Stack(agent, f"http://127.0.0.1:{srv.server_port}")
-        srv.shutdown()
-        srv.server_close()
+        with kiosk_server(app) as base_url:
+            yield Stack(agent, base_url)
 
 
 @pytest.fixture
@@ -452,10 +446,8 @@ def test_stale_tab_after_agent_restart(browser: Any, tmp_path: Path) -> None:
     agent = first.__enter__()
     app = create_app({"AGENT_URL": agent.url, "AGENT_TOKEN_FILE": str(token_file), "DEMO": True,
                       "PAIRING_SECRET": PAIRING_SECRET})
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{srv.server_port}"
+    served = kiosk_server(app)
+    base = served.__enter__()
     try:
         pair(page, base)
         page.goto(base + "/")
@@ -490,8 +482,7 @@ def test_stale_tab_after_agent_restart(browser: Any, tmp_path: Path) -> None:
         finally:
             second.__exit__(None, None, None)
     finally:
-        srv.shutdown()
-        srv.server_close()
+        served.__exit__(None, None, None)
         ctx.close()
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from card.emulator import PERSONAS
-from tests.kiosk_ui.helpers import PAIRING_SECRET, staff_sign_in
+from tests.kiosk_ui.helpers import PAIRING_SECRET, kiosk_server, staff_sign_in
 from tests.kiosk_ui.test_kiosk_browser import (
     LANDSCAPE,
     TIMEOUT_MS,
@@ -46,10 +46,6 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def stack(tmp_path: Path, clock: ManualClock) -> Iterator[Stack]:
-    import threading
-
-    from werkzeug.serving import make_server
-
     from agent.cli.demo import demo_agent
     from agent.staff import Role
     from kiosk_ui import create_app
@@ -59,12 +55,8 @@ def stack(tmp_path: Path, clock: ManualClock) -> Iterator[Stack]:
         app = create_app({"AGENT_URL": agent.url,
                           "AGENT_TOKEN_FILE": str(agent.config.token_path), "DEMO": True,
                           "PAIRING_SECRET": PAIRING_SECRET})
-        srv = make_server("127.0.0.1", 0, app, threaded=True)
-        srv.daemon_threads = True  # type: ignore[attr-defined]
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        yield Stack(agent, f"http://127.0.0.1:{srv.server_port}")
-        srv.shutdown()
-        srv.server_close()
+        with kiosk_server(app) as base_url:
+            yield Stack(agent, base_url)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ member signs out."""
 from __future__ import annotations
 
 import ssl
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.kiosk_ui.helpers import PAIRING_SECRET, staff_sign_in
+from tests.kiosk_ui.helpers import PAIRING_SECRET, kiosk_server, staff_sign_in
 from tests.kiosk_ui.test_kiosk_browser import LANDSCAPE, TIMEOUT_MS, Stack, pair
 from tests.kiosk_ui.test_staff_browser import show_face_result
 
@@ -28,8 +27,6 @@ pytestmark = [
 
 @pytest.fixture
 def demo(tmp_path: Path, trust_dir: Path) -> Iterator[tuple[Stack, Any]]:
-    from werkzeug.serving import make_server
-
     from agent.cli.demo import demo_agent
     from agent.cli.demo_receiver import demo_receiver
     from kiosk_ui import create_app
@@ -39,12 +36,8 @@ def demo(tmp_path: Path, trust_dir: Path) -> Iterator[tuple[Stack, Any]]:
         app = create_app({"AGENT_URL": agent.url,
                           "AGENT_TOKEN_FILE": str(agent.config.token_path), "DEMO": True,
                           "PAIRING_SECRET": PAIRING_SECRET})
-        srv = make_server("127.0.0.1", 0, app, threaded=True)
-        srv.daemon_threads = True  # type: ignore[attr-defined]
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        yield Stack(agent, f"http://127.0.0.1:{srv.server_port}"), rx
-        srv.shutdown()
-        srv.server_close()
+        with kiosk_server(app) as base_url:
+            yield Stack(agent, base_url), rx
 
 
 def test_the_record_panel_links_to_the_receivers_page(browser: Any, demo: Any) -> None:
