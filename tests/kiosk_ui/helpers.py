@@ -52,4 +52,7 @@ def kiosk_server(app: Flask) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.port}"
     finally:
-        server.close()
+        # close() waits up to 2 s for the worker threads, and an /events relay holds one until
+        # its agent stream ends, which happens only after this server, in the fixtures. The
+        # threads are daemons, as werkzeug's were: let the closing finish in the background.
+        threading.Thread(target=server.close, daemon=True).start()
