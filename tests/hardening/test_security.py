@@ -111,13 +111,21 @@ def test_agent_refuses_oversized_bodies(agent: AgentService, size: int) -> None:
 
 def test_agent_refuses_oversized_chunked_bodies(agent: AgentService) -> None:
     for size in (4097, 64 * 1024):
+        before = agent.snapshot()["seq"]
         conn = http.client.HTTPConnection("127.0.0.1", port_of(agent), timeout=10)
-        conn.request("POST", "/v1/flow", body=iter([b'{"flow": "', b"a" * size, b'"}']),
-                     headers={"Authorization": f"Bearer {agent.token}",
-                              "Content-Type": "application/json"}, encode_chunked=True)
-        status = conn.getresponse().status
-        conn.close()
-        assert status == 413, size
+        try:
+            conn.request("POST", "/v1/flow", body=iter([b'{"flow": "', b"a" * size, b'"}']),
+                         headers={"Authorization": f"Bearer {agent.token}",
+                                  "Content-Type": "application/json"}, encode_chunked=True)
+            status: int | str = conn.getresponse().status
+        except (ConnectionResetError, BrokenPipeError):
+            # Far over the limit the server answers 413 and closes while the rest of the body
+            # is still on its way; the reset can reach the client before it reads the answer.
+            status = "reset"
+        finally:
+            conn.close()
+        assert status == 413 or (status == "reset" and size > 8 * 1024), (size, status)
+        assert agent.snapshot()["seq"] == before  # refused: nothing changed
 
 
 def test_agent_listens_on_loopback_only(agent: AgentService, tmp_path: Path,

@@ -42,17 +42,41 @@ def paired_client(app: Flask) -> FlaskClient:
 
 @contextmanager
 def kiosk_server(app: Flask) -> Iterator[str]:
-    """Serve ``app`` as the product does (waitress, ``kiosk_ui.http_server``) on a free loopback
-    port; yields the base URL. Werkzeug's development server leaves a file open when a browser
-    resets a media request mid-response, and the product never runs on it."""
-    from kiosk_ui.http_server import KioskServer, listening_socket
+    """Serve ``app`` on a free loopback port for a browser; yields the base URL."""
+    from werkzeug.serving import make_server
 
-    server = KioskServer(app, listening_socket("127.0.0.1", 0))
+    server = make_server("127.0.0.1", 0, _files_closed_before_sending(app), threaded=True)
+    server.daemon_threads = True  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        # close() waits up to 2 s for the worker threads, and an /events relay holds one until
-        # its agent stream ends, which happens only after this server, in the fixtures. The
-        # threads are daemons, as werkzeug's were: let the closing finish in the background.
-        threading.Thread(target=server.close, daemon=True).start()
+        server.shutdown()
+        server.server_close()
+
+
+def _files_closed_before_sending(app: Any) -> Any:
+    """Werkzeug's development server skips closing a response when the client resets the
+    connection at its end (Chromium does that to media requests), and the file behind a voice
+    clip then lingers until the garbage collector warns. Responses of known length are read
+    and closed before sending; streams (``/events``) pass through unchanged."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        sized = False
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal sized
+            sized = any(name.lower() == "content-length" for name, _ in headers)
+            return start_response(status, headers, exc_info)
+
+        body = app(environ, start)
+        if not sized:
+            return body
+        try:
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
