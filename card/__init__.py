@@ -6,12 +6,12 @@ Public entry points: ``open_reader(locator)`` / ``list_readers()`` to find a car
 
 from __future__ import annotations
 
+from card.lazy import lazy_attributes
+
 # Not `from typing import …`: typing costs every `myna` command a tenth of a bare Python start,
 # and mypy takes any name TYPE_CHECKING as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from card.apdu import CommandApdu, ResponseApdu
     from card.channel import ApduChannel
     from card.transports import CardConnection, Reader, list_readers, open_reader
@@ -25,13 +25,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'card' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes("card", _LAZY)
 
 
 __all__ = [

@@ -16,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
+
+from kiosk_ui.private_state import write_private_json
 
 PAIR_COOKIE = "kiosk_paired"
 MAX_SECRET = 256
@@ -68,11 +69,7 @@ class Pairing:
             return
         data = {"paired": self._paired.hex() if self._paired else None,
                 "spent": [d.hex() for d in list(self._spent)[-64:]]}
-        tmp = self._state.with_name(self._state.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            json.dump(data, f)
-        os.replace(tmp, self._state)
+        write_private_json(self._state, data)
 
     def _offer(self) -> str | None:
         if self._file is not None:

@@ -9,12 +9,13 @@ state directory. A call holds a number and a time, nothing about the person.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+from kiosk_ui.private_state import write_private_json
 
 MAX_OPEN_CALLS = 16
 
@@ -44,13 +45,7 @@ class StaffCalls:
         if self._state is None:
             return
         data = {"next": self._next, "calls": list(self._calls.items())}
-        tmp = self._state.with_name(self._state.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._state)
+        write_private_json(self._state, data)
 
     def call(self) -> int:
         with self._lock:

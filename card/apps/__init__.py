@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from card.lazy import lazy_attributes
+
 # mypy takes any name TYPE_CHECKING as true; no typing import at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from card.apps.input_helper import (
         ApInfo,
         BasicInfo,
@@ -30,13 +30,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'card.apps' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes("card.apps", _LAZY)
 
 
 __all__ = [
