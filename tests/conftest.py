@@ -128,6 +128,23 @@ def pcscd() -> Iterator[pcscd_support.PcscdInstance]:
     instance.cleanup()
 
 
+@pytest.fixture(autouse=True)
+def _vpcd_slots_left_empty(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test that leaves a card in its process's shared vpcd slots (a bridge never
+    pulled), rather than the unrelated test that next waits for the slot to empty."""
+    yield
+    if "pcscd" not in request.fixturenames:
+        return
+    instance = request.getfixturevalue("pcscd")
+    if instance.proc.poll() is not None:
+        return
+    for reader in instance.reader_names:
+        try:
+            pcscd_support.wait_until_slot_empty(reader, timeout_s=10.0)
+        except TimeoutError as e:
+            pytest.fail(f"this test left a card in the vpcd slot: {e}", pytrace=False)
+
+
 def _wait_presence(reader: Any, present: bool) -> None:
     deadline = time.monotonic() + PRESENCE_TIMEOUT_S
     while reader.has_card() is not present:  # bounded polling, ~0.4 s per insertion

@@ -99,7 +99,9 @@ def test_voice_on_asks_for_each_screen_phrase(kiosk_config: dict[str, Any], page
     enter_password(page, "MYNA2026")
     wait_screen(page, "result")
     page.click("#lang")  # English from here on
-    page.click("#result-done")
+    # The screen changes before its phrase is asked for: wait for the request, not the screen.
+    with page.expect_request("**/voice/en/remove.wav"):
+        page.click("#result-done")
     wait_screen(page, "awaiting_removal")
     # The reading screen may come and go between two snapshots; the others are each asked for.
     assert [a for a in asked if a != "ja/reading.wav"] == [

@@ -72,6 +72,7 @@ class PcscdInstance:
     def restart(self) -> None:
         """Kill pcscd and start it again on the same socket path and port (fault tests)."""
         self.stop()
+        _EMPTY_PARITY.clear()  # a new daemon counts from 0 again
         fresh = start_pcscd(self.workdir, self.port)
         self.proc = fresh.proc
 
@@ -128,9 +129,10 @@ def start_pcscd(workdir: Path, port: int) -> PcscdInstance:
     return PcscdInstance(workdir=workdir, sock_path=sock_path, port=port, proc=proc)
 
 
-def card_events(reader: str) -> int:
-    """How often pcscd's own reader thread has seen a card arrive at or leave ``reader`` since
-    pcscd started: the high word of the reader's event state (it wraps at 0x10000)."""
+def reader_events(reader: str) -> tuple[int, bool]:
+    """``(count, empty)`` for ``reader``: how often pcscd's own reader thread has seen a card
+    arrive at or leave it since pcscd started (the high word of the event state; it wraps at
+    0x10000), and whether pcscd reports the slot empty."""
     from smartcard import scard
 
     hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
@@ -143,13 +145,25 @@ def card_events(reader: str) -> int:
         scard.SCardReleaseContext(context)
     if hresult != scard.SCARD_S_SUCCESS or not states:
         raise RuntimeError(f"no state for {reader}: {scard.SCardGetErrorMessage(hresult)}")
-    return (int(states[0][1]) >> 16) & 0xFFFF
+    state = int(states[0][1])
+    return (state >> 16) & 0xFFFF, bool(state & scard.SCARD_STATE_EMPTY)
+
+
+# The parity of the event count at which pcscd's reader thread last held each reader's slot
+# empty. A daemon that finds a card already in when its reader thread starts (a card put in
+# while pcscd was restarting) counts that card as no event, so from then on "empty" is odd.
+_EMPTY_PARITY: dict[str, int] = {}
+# pcscd's reader thread looks at a vpcd slot every 400 ms; a count that has not moved for this
+# long while pcscd reports the slot empty means the thread holds it empty too.
+SETTLED_S = 2.5
 
 
 def wait_until_slot_empty(reader: str, timeout_s: float = 15.0) -> None:
     """Return once pcscd's reader thread itself holds the vpcd slot empty: every card it saw
-    arrive it has also seen leave (an even count of card events; pcscd starts at 0 with the
-    slot empty, as this rig always starts it).
+    arrive it has also seen leave (the event count has the parity it had when the slot was last
+    known empty: even for a daemon started with the slot empty, as this rig starts it), or the
+    slot has been reported empty with no event for ``SETTLED_S``. Waits for the reader to exist
+    (pcscd restarting), as a physical slot must exist before a card goes in.
 
     The reader state pcscd publishes is not enough. After a card is pulled mid-APDU, a client
     disconnecting with SCARD_RESET_CARD gets a failed reset, and pcscd marks the reader empty
@@ -162,14 +176,28 @@ def wait_until_slot_empty(reader: str, timeout_s: float = 15.0) -> None:
     gives the rig the same order.
     """
     deadline = time.monotonic() + timeout_s
+    seen: tuple[int, bool] | None = None
+    seen_since = time.monotonic()
     while True:
         try:
-            if card_events(reader) % 2 == 0:
+            count, empty = reader_events(reader)
+        except RuntimeError as e:
+            count, empty, missing = -1, False, e
+        else:
+            missing = None
+            if empty and count % 2 == _EMPTY_PARITY.get(reader, 0):
                 return
-        except RuntimeError:
-            return  # no pcscd or no such reader (yet): no reader thread holds a stale view
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"pcscd's reader thread never saw the last card leave {reader}")
+        now = time.monotonic()
+        if (count, empty) != seen:
+            seen, seen_since = (count, empty), now
+        elif empty and now - seen_since >= SETTLED_S:
+            _EMPTY_PARITY[reader] = count % 2
+            return
+        if now > deadline:
+            raise TimeoutError(
+                f"pcscd's reader thread never saw the last card leave {reader}: "
+                + (f"{missing}" if missing else
+                   f"{count} card events, slot reported {'empty' if empty else 'holding a card'}"))
         time.sleep(0.05)
 
 
