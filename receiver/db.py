@@ -21,7 +21,11 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":  # psycopg 3, not the psycopg2 SQLAlchemy defaults to
         parsed = parsed.set(drivername="postgresql+psycopg")
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}  # survives a PostgreSQL restart
+    # No ping before every checkout (a round trip per request): after a PostgreSQL restart the
+    # first statement on a dead pooled connection fails, that request is answered 503 (the
+    # kiosk retries it), and SQLAlchemy drops every pooled connection made before the failure,
+    # so the next request connects afresh.
+    kwargs: dict[str, Any] = {"pool_pre_ping": False}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

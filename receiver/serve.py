@@ -39,11 +39,14 @@ def _child_exit(_server: Any, worker: Any) -> None:
 
 def gunicorn_options(bind: str, workers: int, certfile: str | None,
                      keyfile: str | None) -> dict[str, Any]:
-    # Two threads per worker: re-verification is CPU work under one interpreter lock, so more
-    # threads only contend for it (bench/receiver.py: 8 threads ~12% fewer records/s than 2);
-    # two keep one request verifying while another waits on the database or the network.
+    # One request thread per worker: re-verification is CPU work under one interpreter lock,
+    # and a second thread (meant to verify while the first waits on the database) only
+    # contended for it: bench/receiver.py, one process on PostgreSQL, 4 alternating runs:
+    # 135-155 records/s at 5.9-6.8 ms CPU/record with one thread, 114-115 at 9.0-9.1 with two.
+    # gthread still keeps many idle keep-alive connections open while that thread works;
+    # more parallelism is more workers (processes).
     options: dict[str, Any] = {
-        "bind": [bind], "workers": workers, "worker_class": "gthread", "threads": 2,
+        "bind": [bind], "workers": workers, "worker_class": "gthread", "threads": 1,
         "timeout": 30, "graceful_timeout": 10, "keepalive": 5,
         "limit_request_line": 4096, "limit_request_fields": 50,
         "limit_request_field_size": 8190, "errorlog": "-", "loglevel": "info",
