@@ -103,6 +103,37 @@ def _memoise_name_preparation() -> None:
 
 _memoise_name_preparation()
 
+MAX_REMEMBERED_NAMES = 1024
+
+
+def _memoise_name_comparison() -> None:
+    """RFC 5280 §7.1 comparison form of a whole name (asn1crypto's ``RDNSequence.hashable``,
+    which ``Name.__eq__`` compares) remembered by the name's DER bytes: certvalidator compares
+    the same few names a dozen times per path, and asn1crypto rebuilds the form from every
+    attribute each time. The form is a pure function of the encoding, so remembering it by
+    those exact bytes cannot change a match."""
+    prop = getattr(x509.RDNSequence, "hashable", None)
+    if not isinstance(prop, property) or getattr(prop.fget, "memoised", False):
+        return  # another asn1crypto: matching stays correct, only slower
+    compute = prop.fget
+    remembered: dict[bytes, str] = {}
+
+    def memoised(self: Any) -> str:
+        der = self.dump()
+        form = remembered.get(der)
+        if form is None:
+            form = compute(self)
+            if len(remembered) >= MAX_REMEMBERED_NAMES:
+                remembered.clear()
+            remembered[der] = form
+        return form
+
+    memoised.memoised = True  # type: ignore[attr-defined]
+    x509.RDNSequence.hashable = property(memoised)
+
+
+_memoise_name_comparison()
+
 
 class Assurance:
     CHAIN = "chain"
