@@ -113,9 +113,9 @@ def _memoise_name_comparison() -> None:
     attribute each time. The form is a pure function of the encoding, so remembering it by
     those exact bytes cannot change a match."""
     prop = getattr(x509.RDNSequence, "hashable", None)
-    if not isinstance(prop, property) or getattr(prop.fget, "memoised", False):
+    compute = prop.fget if isinstance(prop, property) else None
+    if compute is None or getattr(compute, "memoised", False):
         return  # another asn1crypto: matching stays correct, only slower
-    compute = prop.fget
     remembered: dict[bytes, str] = {}
 
     def memoised(self: Any) -> str:
