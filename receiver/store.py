@@ -43,6 +43,14 @@ _STORED = select(_RECORDS.c.record_id, _RECORDS.c.state, _RECORDS.c.reason,
                  _RECORDS.c.received_at, _RECORDS.c.payload_sha256).where(
     _RECORDS.c.record_id == bindparam("record_id"))
 _INSERT = insert(_RECORDS)
+# With the record id a kiosk claims in its Idempotency-Key, its registration and any record
+# already stored under that id come back in one round trip. Nothing is decided on the claim
+# before the signed record has confirmed it.
+_KIOSK_AND_STORED = select(
+    _KIOSKS.c.kiosk_id, _KIOSKS.c.jwk_json, _KIOSKS.c.enabled, _RECORDS.c.record_id,
+    _RECORDS.c.state, _RECORDS.c.reason, _RECORDS.c.received_at, _RECORDS.c.payload_sha256,
+).select_from(_KIOSKS.outerjoin(_RECORDS, _RECORDS.c.record_id == bindparam("record_id"))
+              ).where(_KIOSKS.c.thumbprint == bindparam("kid"))
 
 
 class Refused(Exception):
@@ -104,13 +112,20 @@ class RecordStore:
         self._flow_config = flow_config
         self._clock = clock
 
-    def _kiosk_for(self, conn: Connection, token: str) -> Any:
+    def _kiosk_for(self, conn: Connection, token: str, claimed_id: str | None) -> Any:
+        """The kiosk's row; with a well-formed ``claimed_id``, joined with the record stored
+        under it (its columns None when there is none)."""
         try:
             header = jws_check.read_header(token)
         except jws_check.JwsRejected as e:
             status = 400 if e.reason == "malformed_jws" else 401
             raise Refused(status, e.reason, str(e)) from e
-        kiosk = conn.execute(_KIOSK_BY_KID, {"kid": header["kid"]}).first()
+        kiosk: Any
+        if claimed_id is not None and _UUID.fullmatch(claimed_id):
+            kiosk = conn.execute(_KIOSK_AND_STORED,
+                                 {"kid": header["kid"], "record_id": claimed_id}).first()
+        else:
+            kiosk = conn.execute(_KIOSK_BY_KID, {"kid": header["kid"]}).first()
         if kiosk is None:
             raise Refused(401, "unknown_kid", "no registered kiosk has this key")
         if not kiosk.enabled:
@@ -118,8 +133,13 @@ class RecordStore:
         return kiosk
 
     def _existing(self, conn: Connection, record_id: str, digest: str) -> IngestResult | None:
-        row = conn.execute(_STORED, {"record_id": record_id}).first()
-        if row is None:
+        return self._judge_stored(conn.execute(_STORED, {"record_id": record_id}).first(),
+                                  digest)
+
+    @staticmethod
+    def _judge_stored(row: Any, digest: str) -> IngestResult | None:
+        """None for no stored record; the stored answer for the same content; 409 otherwise."""
+        if row is None or row.record_id is None:
             return None
         if row.payload_sha256 != digest:
             raise Refused(409, "conflict", "this record id was stored with other content")
@@ -127,7 +147,7 @@ class RecordStore:
 
     def ingest(self, token: str, idempotency_key: str | None = None) -> IngestResult:
         with self._engine.connect() as conn:
-            kiosk = self._kiosk_for(conn, token)
+            kiosk = self._kiosk_for(conn, token, idempotency_key)
             try:
                 signed = jws_check.verify(token, json.loads(kiosk.jwk_json))
             except jws_check.JwsRejected as e:
@@ -140,7 +160,10 @@ class RecordStore:
             if idempotency_key is not None and idempotency_key != record["record_id"]:
                 raise Refused(400, "idempotency_key", "Idempotency-Key is not the record id")
             digest = hashlib.sha256(signed.payload).hexdigest()
-            found = self._existing(conn, record["record_id"], digest)
+            if idempotency_key is not None and _UUID.fullmatch(idempotency_key):
+                found = self._judge_stored(kiosk, digest)  # the claim is the signed record's id
+            else:
+                found = self._existing(conn, record["record_id"], digest)
             if found is not None:
                 return found
             now = self._clock()

@@ -49,8 +49,11 @@ def test_a_real_record_is_accepted_and_stored_once(client, registered, kiosk_key
     assert first.status_code == 201, first.get_json()
     assert first.get_json()["state"] == "accepted"
     assert "possession" in first.get_json()["rechecked"]
-    again = post(client, token)
-    assert again.status_code == 200 and again.get_json()["state"] == "accepted"
+    # Sent again, without and with the key (which fetches the stored record with the kiosk).
+    for headers in ({}, {"Idempotency-Key": record["record_id"]}):
+        again = post(client, token, **headers)
+        assert again.status_code == 200 and again.get_json()["state"] == "accepted"
+        assert again.get_json()["received_at"] == first.get_json()["received_at"]
     assert count(registered) == 1
 
 
@@ -83,8 +86,9 @@ def test_same_id_other_content_is_a_conflict(client, registered, kiosk_key, make
     record = make_record()
     assert post(client, kiosk_key.sign(record)).status_code == 201
     altered = dict(record, staff_id="someone-else")
-    res = post(client, kiosk_key.sign(altered))
-    assert res.status_code == 409 and res.get_json()["error"]["code"] == "conflict"
+    for headers in ({}, {"Idempotency-Key": record["record_id"]}):
+        res = post(client, kiosk_key.sign(altered), **headers)
+        assert res.status_code == 409 and res.get_json()["error"]["code"] == "conflict"
     assert count(registered) == 1
 
 
