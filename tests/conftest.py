@@ -75,7 +75,6 @@ SERIAL_FILES = (
     "tests/agent/test_faults_pcsc.py",  # kills and restarts pcscd
     "tests/nfc/test_nfc_link.py",  # sub-second wall-clock bounds on link errors
     "tests/nfc/test_nfc_card.py",  # wall-clock bounds on removal
-    "tests/emulator/test_faults.py",  # "does not sleep": < 20 ms
 )
 
 

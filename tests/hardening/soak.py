@@ -5,6 +5,8 @@ open file descriptors, threads) are sampled after tap 10 and after tap N."""
 
 from __future__ import annotations
 
+import collections
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -19,6 +21,18 @@ from tests.support.pcscd import VpcdSlot
 
 VPCD_READER = "Virtual PCD 00 00"
 END_STATES = ("result", "error", "awaiting_credential")
+
+
+class _RecentLines(logging.Handler):
+    """The vpcd bridge's last log lines (insertions, removals and why a connection ended), for
+    the message of a tap that ends in no final state."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: collections.deque[str] = collections.deque(maxlen=12)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.relativeCreated / 1000:.3f} {record.getMessage()}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +76,18 @@ def soak(tmp: Path, trust_dir: Path, vpcd_port: int, taps: int,
     driver = SessionDriver(svc)
     out = SoakResult()
     combos = [(p, f) for p in sorted(PERSONAS) for f in FLOWS]
+    bridge_log = _RecentLines()
+    bridge_logger = logging.getLogger("card.emulator.vpcd")
+    level = bridge_logger.level
+    bridge_logger.addHandler(bridge_log)
+    bridge_logger.setLevel(logging.DEBUG)
     try:
         driver.wait(lambda s: s["state"] == "idle" and s["reader"] == VPCD_READER)
         for i in range(taps):
             persona, flow = combos[i % len(combos)]
             final = driver.tap(slot, VirtualMynaCard(PERSONAS[persona]), flow,
                                credential(persona, flow))
-            assert final["state"] in END_STATES, (i, persona, flow, final)
+            assert final["state"] in END_STATES, (i, persona, flow, final, list(bridge_log.lines))
             if final["state"] == "result":
                 out.results += 1
             elif final["error"]:
@@ -87,4 +106,6 @@ def soak(tmp: Path, trust_dir: Path, vpcd_port: int, taps: int,
         slot.remove()
         driver.close()
         svc.stop()
+        bridge_logger.removeHandler(bridge_log)
+        bridge_logger.setLevel(level)
     return out
