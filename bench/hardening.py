@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             instance.cleanup()
         first, last = result.samples[0], result.samples[-1]
         print(f"soak: {result.taps} taps in {time.monotonic() - start:.0f} s, "
-              f"{result.results} results, errors {dict(sorted(result.errors.items()))}")
+              f"{result.results} results, errors {dict(sorted(result.errors.items()))}, "
+              f"{len(result.vanished)} taps repeated after vpcd dropped the card")
         print(f"  growth 10 -> {last.taps}: RSS {(last.rss_kib - first.rss_kib) / 1024:+.1f} MiB,"
               f" fds {last.fds - first.fds:+d}, threads {last.threads - first.threads:+d}")
     return 0 if crashes == 0 and passed == size else 1

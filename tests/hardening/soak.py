@@ -53,6 +53,7 @@ class SoakResult:
     results: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     samples: list[Figures] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)  # taps whose card vpcd dropped, repeated
 
 
 def figures(taps: int) -> Figures:
@@ -87,6 +88,17 @@ def soak(tmp: Path, trust_dir: Path, vpcd_port: int, taps: int,
             persona, flow = combos[i % len(combos)]
             final = driver.tap(slot, VirtualMynaCard(PERSONAS[persona]), flow,
                                credential(persona, flow))
+            if final["state"] == "idle" and not slot.has_card():
+                # No fault is injected here, yet the card's vpcd connection ended under the
+                # tap: vpcd drops its link on any I/O error. The agent must have ended the
+                # session and kept nothing; the tap is then repeated with a fresh card, and the
+                # caller bounds how often this may happen.
+                assert final["session_id"] is None and final["verdict"] is None, (i, final)
+                out.vanished.append(f"tap {i} ({persona}, {flow}): " + " | ".join(bridge_log.lines))
+                slot.remove()
+                driver.wait(lambda s: s["state"] == "idle")
+                final = driver.tap(slot, VirtualMynaCard(PERSONAS[persona]), flow,
+                                   credential(persona, flow))
             assert final["state"] in END_STATES, (i, persona, flow, final, list(bridge_log.lines))
             if final["state"] == "result":
                 out.results += 1

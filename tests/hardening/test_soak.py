@@ -23,6 +23,10 @@ def test_soak_through_pcsc(pcscd: Any, tmp_path: Path, trust_dir: Path) -> None:
     result = soak(tmp_path, trust_dir, pcscd.port, TAPS)
     gc.collect()
     assert result.taps == TAPS
+    # A card vpcd dropped under a tap (seen once in about ten full runs, cause not yet known)
+    # is repeated; more than one in a soak is a pattern, not a glitch.
+    print("taps repeated after vpcd dropped the card:", result.vanished or "none")
+    assert len(result.vanished) <= 1, result.vanished
     assert result.results >= TAPS // 2, result  # most combinations verify
     assert "INTERNAL" not in result.errors and "TIMEOUT" not in result.errors, result.errors
     first, last = result.samples[0], result.samples[-1]
