@@ -268,3 +268,26 @@ def test_staff_number_result_fits_every_size(page: Any, stack: Stack) -> None:
     enter_password(page, PERSONAS["foreign-resident"].credentials.input_helper_pin)
     wait_screen(page, "result")
     check_every_size(page, (*RESULT_VERDICT, "#reveal", "#r-number"))
+
+
+def test_staff_sign_in_fits_every_size(page: Any, stack: Stack) -> None:
+    # The sign-in screen covers the staff page until someone signs in; its keyboard's longest
+    # row (11 keys) was wider than a tablet in portrait and clipped on both sides.
+    open_kiosk(page, stack)
+    staff = page.context.new_page()
+    staff.goto(stack.base_url + "/staff")
+    staff.wait_for_selector("#staff-signin", state="visible")
+    problems = []
+    for size_name, size in SIZES.items():
+        staff.set_viewport_size(size)
+        problems += [f"{size_name}: {p}" for p in staff.evaluate("""() => {
+          const out = [], W = innerWidth;
+          if (document.documentElement.scrollWidth > W + 1) out.push('page wider than the screen');
+          for (const el of document.querySelectorAll('#staff-signin button, #staff-signin input')) {
+            const r = el.getBoundingClientRect();
+            if (r.width && (r.left < -1 || r.right > W + 1))
+              out.push((el.id || el.textContent.trim()) + ' outside ' + [r.left, r.right]);
+          }
+          return out;
+        }""")]
+    assert not problems, "\n".join(problems)
