@@ -113,15 +113,15 @@ class RecordStore:
         self._clock = clock
 
     def _kiosk_for(self, conn: Connection, token: str, claimed_id: str | None) -> Any:
-        """The kiosk's row; with a well-formed ``claimed_id``, joined with the record stored
-        under it (its columns None when there is none)."""
+        """The kiosk's row; with ``claimed_id``, joined with the record stored under it (its
+        columns None when there is none)."""
         try:
             header = jws_check.read_header(token)
         except jws_check.JwsRejected as e:
             status = 400 if e.reason == "malformed_jws" else 401
             raise Refused(status, e.reason, str(e)) from e
         kiosk: Any
-        if claimed_id is not None and _UUID.fullmatch(claimed_id):
+        if claimed_id is not None:
             kiosk = conn.execute(_KIOSK_AND_STORED,
                                  {"kid": header["kid"], "record_id": claimed_id}).first()
         else:
@@ -146,8 +146,9 @@ class RecordStore:
         return IngestResult(200, stored_body(row), "duplicate")
 
     def ingest(self, token: str, idempotency_key: str | None = None) -> IngestResult:
+        claimed = idempotency_key if idempotency_key and _UUID.fullmatch(idempotency_key) else None
         with self._engine.connect() as conn:
-            kiosk = self._kiosk_for(conn, token, idempotency_key)
+            kiosk = self._kiosk_for(conn, token, claimed)
             try:
                 signed = jws_check.verify(token, json.loads(kiosk.jwk_json))
             except jws_check.JwsRejected as e:
@@ -160,7 +161,7 @@ class RecordStore:
             if idempotency_key is not None and idempotency_key != record["record_id"]:
                 raise Refused(400, "idempotency_key", "Idempotency-Key is not the record id")
             digest = hashlib.sha256(signed.payload).hexdigest()
-            if idempotency_key is not None and _UUID.fullmatch(idempotency_key):
+            if claimed is not None:
                 found = self._judge_stored(kiosk, digest)  # the claim is the signed record's id
             else:
                 found = self._existing(conn, record["record_id"], digest)

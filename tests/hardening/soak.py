@@ -5,7 +5,6 @@ open file descriptors, threads) are sampled after tap 10 and after tap N."""
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import threading
@@ -18,21 +17,10 @@ from agent.verification.flows import FLOWS
 from card.emulator import PERSONAS, VirtualMynaCard
 from tests.hardening.rig import AT, SessionDriver, credential, service_config
 from tests.support.pcscd import VpcdSlot
+from tests.support.privacy import LogCapture
 
 VPCD_READER = "Virtual PCD 00 00"
 END_STATES = ("result", "error", "awaiting_credential")
-
-
-class _RecentLines(logging.Handler):
-    """The vpcd bridge's last log lines (insertions, removals and why a connection ended), for
-    the message of a tap that ends in no final state."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: collections.deque[str] = collections.deque(maxlen=12)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.relativeCreated / 1000:.3f} {record.getMessage()}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +65,7 @@ def soak(tmp: Path, trust_dir: Path, vpcd_port: int, taps: int,
     driver = SessionDriver(svc)
     out = SoakResult()
     combos = [(p, f) for p in sorted(PERSONAS) for f in FLOWS]
-    bridge_log = _RecentLines()
+    bridge_log = LogCapture(keep=12)  # the vpcd bridge's insertions, removals and why a link ended
     bridge_logger = logging.getLogger("card.emulator.vpcd")
     level = bridge_logger.level
     bridge_logger.addHandler(bridge_log)

@@ -4,6 +4,7 @@ several date formats, and as the hex of an APDU dump)."""
 
 from __future__ import annotations
 
+import collections
 import logging
 import re
 import traceback
@@ -12,11 +13,12 @@ from typing import Any
 
 
 class LogCapture(logging.Handler):
-    """Keep every record's text (exception tracebacks included), at every level."""
+    """Keep every record's text (exception tracebacks included), at every level; only the last
+    ``keep`` when given (a soak of thousands of taps must not grow with its own log)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int | None = None) -> None:
         super().__init__(level=1)
-        self.lines: list[str] = []
+        self.lines: collections.deque[str] = collections.deque(maxlen=keep)
 
     def emit(self, record: logging.LogRecord) -> None:
         text = f"{record.name} {record.levelname} {record.getMessage()}"
