@@ -54,6 +54,7 @@ from agent.verification.revocation import (
     same_name,
     urllib_fetcher,
 )
+from agent.verification.strict_decode import decode_every_field
 from agent.verification.trust import Purpose, TrustAnchor, TrustStore
 from card.ids import OID_POLICY_AUTH, OID_POLICY_SIGN, OID_POLICY_SIGN_TEST
 
@@ -265,7 +266,7 @@ def _parse_both(der: bytes) -> tuple[x509.Certificate, cx509.Certificate]:
         raise CertificateRejectedError(RejectReason.MALFORMED, "certificate size out of range")
     try:
         cert = x509.Certificate.load(der, strict=True)
-        cert.native  # noqa: B018 - parse every field now so errors surface here
+        decode_every_field(cert)  # errors surface here, not inside the validator
         cert.critical_extensions  # noqa: B018
     except Exception as e:  # asn1crypto raises many types on garbage; all mean malformed
         raise CertificateRejectedError(RejectReason.MALFORMED, "certificate DER is malformed") \

@@ -62,11 +62,13 @@ def receiver_settings(state_dir: Path, db_url: str, trust_dir: Path, **extra: An
 
 def record_from_another_card(template: dict[str, Any], card_number: int) -> dict[str, Any]:
     """A sign-flow record like ``template`` (made by ``record_maker``) but from another card of
-    the same test CA: its own RSA key, a certificate with its own serial, subject and key, and
-    the card's signature over a statement naming a new record. A fleet's receiver sees a new
-    card in almost every record; ``bench/receiver.py`` uses this so no per-certificate work is
+    the same test CA: its own RSA key, a certificate with its own serial, subject, key and
+    subjectAltName (another birth date, so another person's identity), and the card's signature
+    over a statement naming a new record. A fleet's receiver sees a new card and a new person
+    in almost every record; ``bench/receiver.py`` uses this so no per-certificate work is
     repeated across records."""
     import dataclasses
+    from datetime import timedelta
 
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -76,7 +78,10 @@ def record_from_another_card(template: dict[str, Any], card_number: int) -> dict
 
     if template["flow"] != "sign":
         raise ValueError("only sign-flow records are re-issued")
-    card = dataclasses.replace(PERSONAS["yamada-taro"], name=f"fleet-card-{card_number}")
+    persona = PERSONAS["yamada-taro"]
+    person = dataclasses.replace(persona.identity, birth_date=persona.identity.birth_date
+                                 - timedelta(days=card_number))
+    card = dataclasses.replace(persona, name=f"fleet-card-{card_number}", identity=person)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     der = pki.sign_certificate(card, key.public_key()).public_bytes(serialization.Encoding.DER)
     draft = RecordDraft(template["kiosk_id"], "sign", time=template["time"])
