@@ -26,7 +26,6 @@ curve below 256 bits is refused.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +44,7 @@ from pyhanko_certvalidator.policy_decl import PKIXValidationParams
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.validate import SUPPORTED_EXTENSIONS
 
+from agent.verification import name_matching
 from agent.verification.errors import CertificateRejectedError, PossessionError, RejectReason
 from agent.verification.revocation import (
     Fetcher,
@@ -77,63 +77,7 @@ KEY_USAGE: dict[Purpose, set[str]] = {
     Purpose.AUTH: {"digital_signature"},
 }
 
-MAX_PREPARED_NAME_VALUES = 4096
-
-
-def _memoise_name_preparation() -> None:
-    """RFC 4518 string preparation of name attribute values (asn1crypto's, for RFC 5280 §7.1
-    name matching) remembered by the value's text: certvalidator prepares the issuer and
-    subject names of every certificate it validates, and this pure function of one string
-    was a sixth of a path validation. Every leaf under one CA repeats the issuer's values and
-    most of its subject's (country, locality), so a fleet of distinct cards hits too. The
-    result depends on nothing but the text, so remembering it cannot change a match."""
-    prepare = getattr(x509.NameTypeAndValue, "_ldap_string_prep", None)
-    if prepare is None or getattr(prepare, "memoised", False):
-        return  # another asn1crypto: matching stays correct, only slower
-
-    @functools.lru_cache(maxsize=MAX_PREPARED_NAME_VALUES)
-    def prepared(string: str) -> str:
-        return str(prepare(None, string))  # the method never reads ``self``
-
-    def memoised(_self: Any, string: str) -> str:
-        return prepared(string)
-
-    memoised.memoised = True  # type: ignore[attr-defined]
-    x509.NameTypeAndValue._ldap_string_prep = memoised
-
-
-_memoise_name_preparation()
-
-MAX_REMEMBERED_NAMES = 1024
-
-
-def _memoise_name_comparison() -> None:
-    """RFC 5280 §7.1 comparison form of a whole name (asn1crypto's ``RDNSequence.hashable``,
-    which ``Name.__eq__`` compares) remembered by the name's DER bytes: certvalidator compares
-    the same few names a dozen times per path, and asn1crypto rebuilds the form from every
-    attribute each time. The form is a pure function of the encoding, so remembering it by
-    those exact bytes cannot change a match."""
-    prop = getattr(x509.RDNSequence, "hashable", None)
-    compute = prop.fget if isinstance(prop, property) else None
-    if compute is None or getattr(compute, "memoised", False):
-        return  # another asn1crypto: matching stays correct, only slower
-    remembered: dict[bytes, str] = {}
-
-    def memoised(self: Any) -> str:
-        der = self.dump()
-        form = remembered.get(der)
-        if form is None:
-            form = compute(self)
-            if len(remembered) >= MAX_REMEMBERED_NAMES:
-                remembered.clear()
-            remembered[der] = form
-        return form
-
-    memoised.memoised = True  # type: ignore[attr-defined]
-    x509.RDNSequence.hashable = property(memoised)
-
-
-_memoise_name_comparison()
+name_matching.install()
 
 
 class Assurance:
@@ -450,7 +394,9 @@ def validate_certificate(
         moment=at,
         time_tolerance=timedelta(0),  # RFC 5280 §4.1.2.5: validity is inclusive, no slack
         allow_fetching=False,
-        revocation_mode="soft-fail",  # revocation is ours (revocation.py), checked below
+        # Revocation is ours (revocation.py), checked below. The validator holds no CRL and may
+        # not fetch, so its "soft-fail" only looked for one in vain; "none" skips that search.
+        revocation_mode="none",
     )
     params = PKIXValidationParams(user_initial_policy_set=frozenset(accepted),
                                   initial_explicit_policy=True)

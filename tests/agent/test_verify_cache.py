@@ -2,8 +2,9 @@
 public key and certvalidator's trust manager, keyed by the anchor's DER; one event loop; per
 process: the last CRL verified for an issuer, keyed by its exact bytes; the RFC 4518 preparation
 of name values, keyed by their text; the RFC 5280 §7.1 comparison form of whole names, keyed
-by their DER) never lets a bad certificate through after a good one from
-the same issuer: time, the leaf's own checks and the revocation status stay per call."""
+by their DER; whether two names match, keyed by both DERs) never lets a bad certificate through
+after a good one from the same issuer: time, the leaf's own checks and the revocation status
+stay per call."""
 
 from __future__ import annotations
 
@@ -69,6 +70,33 @@ def test_issuer_name_one_letter_off_after_the_anchors_name_was_prepared():
         # What RFC 5280 §7.1 lets differ (case, runs of inner spaces) still matches.
         assert same_name(root_name(ou="JPKI for  digital signature").public_bytes(),
                          root_name(ou="jpki FOR digital SIGNATURE").public_bytes())
+
+
+def test_remembered_name_matches_are_asn1cryptos_in_both_orders():
+    """Every pair of a set of names that match and do not match (case, inner spaces, one letter,
+    another order, another attribute type, one attribute fewer), in both orders, asked twice:
+    the remembered answer is asn1crypto's own."""
+    from asn1crypto import x509 as ax509
+    from cryptography import x509 as cx509
+    from cryptography.x509.oid import NameOID
+
+    original = ax509.RDNSequence.__eq__.original  # type: ignore[attr-defined]
+    variants = [root_name(), root_name(ou="JPKI for  digital signature"),
+                root_name(ou="jpki FOR digital SIGNATURE"),
+                root_name(ou="JPKI for digital signaturX"), root_name(o="JPKI-TESU"),
+                cx509.Name(list(reversed(list(root_name())))),
+                cx509.Name([cx509.NameAttribute(NameOID.COUNTRY_NAME, "JP")]),
+                cx509.Name([cx509.NameAttribute(NameOID.LOCALITY_NAME, "JP")])]
+    names = [ax509.Name.load(v.public_bytes()) for v in variants]
+    answers = set()
+    for _ in range(2):
+        for a in names:
+            for b in names:
+                expected = bool(original(ax509.Name.load(a.dump()).chosen,
+                                         ax509.Name.load(b.dump()).chosen))
+                assert (a == b) is expected and (a != b) is not expected
+                answers.add(expected)
+    assert answers == {True, False}
 
 
 def test_tampered_leaf_after_a_good_one_with_the_same_issuer():
