@@ -42,6 +42,11 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.policy_decl import PKIXValidationParams
 from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_VALIDATION_CONTEXT,
+    DefaultSignatureValidator,
+    SignatureValidationContext,
+)
 from pyhanko_certvalidator.validate import SUPPORTED_EXTENSIONS
 
 from agent.verification import name_matching
@@ -310,6 +315,30 @@ def _issuing_anchor(cert: x509.Certificate, crypto_cert: cx509.Certificate,
                                    "no trusted root's key verifies the certificate signature")
 
 
+class _LeafSignatureChecked(DefaultSignatureValidator):  # type: ignore[misc]
+    """The validator's signature check, except for the one signature ``_issuing_anchor`` has just
+    verified: the leaf's, over the same tbsCertificate bytes, with the same signature bytes,
+    under the same anchor key and the algorithm the certificate names. The validator would
+    verify exactly that again. Any other signature, and any RSASSA-PSS one (whose parameters the
+    validator also holds against the key's), goes to the validator's own check."""
+
+    def __init__(self, crypto_cert: cx509.Certificate, algorithm_der: bytes,
+                 anchor_spki_der: bytes) -> None:
+        self._checked = (crypto_cert.tbs_certificate_bytes, crypto_cert.signature,
+                         anchor_spki_der, algorithm_der)
+
+    def validate_signature(self, signature: bytes, signed_data: bytes, public_key_info: Any,
+                           signature_algorithm: Any,
+                           context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
+                           ) -> None:
+        if (signature_algorithm.signature_algo != "rsassa_pss"
+                and (signed_data, signature, public_key_info.dump(),
+                     signature_algorithm.dump()) == self._checked):
+            return
+        super().validate_signature(signature, signed_data, public_key_info,
+                                   signature_algorithm, context)
+
+
 def _check_anchor_validity(anchor: TrustAnchor, at: datetime) -> None:
     validity = anchor_certificate(anchor)["tbs_certificate"]["validity"]
     if at < validity["not_before"].native:
@@ -397,6 +426,9 @@ def validate_certificate(
         # Revocation is ours (revocation.py), checked below. The validator holds no CRL and may
         # not fetch, so its "soft-fail" only looked for one in vain; "none" skips that search.
         revocation_mode="none",
+        signature_validator=_LeafSignatureChecked(
+            crypto_cert, cert["signature_algorithm"].dump(),
+            anchor_certificate(chosen)["tbs_certificate"]["subject_public_key_info"].dump()),
     )
     params = PKIXValidationParams(user_initial_policy_set=frozenset(accepted),
                                   initial_explicit_policy=True)

@@ -296,3 +296,48 @@ def test_validation_inside_a_running_event_loop():
         return validate_certificate(make_ee(root), store_of(root), purpose=Purpose.SIGN, at=AT)
 
     assert asyncio.run(inside()).assurance == ["chain"]
+
+
+def test_validator_is_spared_only_the_leaf_signature_already_verified(monkeypatch):
+    """The leaf's signature under the chosen anchor is verified once (by us), not again by the
+    validator; an RSASSA-PSS signature, and any bytes other than those verified, still go to
+    the validator's own check, which still refuses a signature that does not fit."""
+    from asn1crypto import x509 as ax509
+    from cryptography.exceptions import InvalidSignature
+    from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
+
+    from agent.verification.verify import _LeafSignatureChecked
+
+    checked: list[bytes] = []
+    original = DefaultSignatureValidator.validate_signature
+
+    def counting(self, signature, signed_data, *args, **kw):  # type: ignore[no-untyped-def]
+        checked.append(signed_data)
+        return original(self, signature, signed_data, *args, **kw)
+
+    monkeypatch.setattr(DefaultSignatureValidator, "validate_signature", counting)
+    root = make_root()
+    validate_certificate(make_ee(root), store_of(root), purpose=Purpose.SIGN, at=AT)
+    assert checked == []
+    validate_certificate(make_ee(root, pss=True), store_of(root), purpose=Purpose.SIGN, at=AT)
+    assert len(checked) == 1
+
+    der = make_ee(root)
+    cert = ax509.Certificate.load(der)
+    spki = ax509.Certificate.load(root.der)["tbs_certificate"]["subject_public_key_info"]
+    spared = _LeafSignatureChecked(cx509.load_der_x509_certificate(der),
+                                   cert["signature_algorithm"].dump(), spki.dump())
+    tbs = cert["tbs_certificate"].dump()
+    spared.validate_signature(cert["signature_value"].native, tbs, spki,
+                              cert["signature_algorithm"])
+    assert len(checked) == 1
+    other = make_ee(root, serial=0x4321)  # another leaf's bytes: checked, and they verify
+    other_cert = ax509.Certificate.load(other)
+    spared.validate_signature(other_cert["signature_value"].native,
+                              other_cert["tbs_certificate"].dump(), spki,
+                              other_cert["signature_algorithm"])
+    assert len(checked) == 2
+    with pytest.raises(InvalidSignature):  # this leaf's signature over the other's bytes
+        spared.validate_signature(cert["signature_value"].native,
+                                  other_cert["tbs_certificate"].dump(), spki,
+                                  cert["signature_algorithm"])

@@ -250,3 +250,29 @@ def test_deep_nesting_and_duplicate_keys_are_refused(client, registered, kiosk_k
         assert res.status_code == 400, res.get_json()
         assert res.get_json()["error"]["code"] == "malformed_record"
     assert count(registered) == 0
+
+
+def test_registered_key_is_checked_every_time_and_remembered_only_when_usable(kiosk_key):
+    """The kiosk's key is imported once, but a refused key stays refused, a tampered token
+    stays refused after its kiosk's key was remembered, and another key is not mixed up."""
+    from agent.records.signing import KioskKey
+    from receiver import jws_check
+
+    record = {"record_id": "r", "n": 1}
+    token = kiosk_key.sign(record)
+    public = kiosk_key.public_jwk()
+    unusable = [public | {"crv": "X25519"}, public | {"x": 7}, {"kty": "OKP", "crv": "Ed25519"},
+                public | {"x": "not base64url!"}]
+    for _ in range(2):
+        assert jws_check.verify(token, public).record == record
+        head, payload, signature = token.split(".")
+        flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+        for bad in (f"{head}.{payload}.{flipped}", token):
+            other = KioskKey.generate().public_jwk() if bad == token else public
+            with pytest.raises(jws_check.JwsRejected) as e:
+                jws_check.verify(bad, other)
+            assert e.value.reason == "bad_signature"
+        for jwk in unusable:
+            with pytest.raises(jws_check.JwsRejected) as e:
+                jws_check.verify(token, jwk)
+            assert e.value.reason == "bad_kiosk_key"
