@@ -107,9 +107,11 @@ def _kiosk_key(kty: str, crv: str, x: str) -> OKPKey:
     return key
 
 
-def verify(token: str, public_jwk: dict[str, Any]) -> SignedRecord:
-    """Verify ``token`` with the kiosk's public JWK; the payload must be a JSON object."""
-    header = read_header(token)
+def verify(token: str, public_jwk: dict[str, Any],
+           header: dict[str, Any] | None = None) -> SignedRecord:
+    """Verify ``token`` with the kiosk's public JWK; the payload must be a JSON object.
+    ``header``: ``read_header(token)`` when the caller has already read it (to find the key)."""
+    header = header if header is not None else read_header(token)
     members = [public_jwk.get(k) for k in ("kty", "crv", "x")]
     if not all(isinstance(m, str) for m in members):
         raise JwsRejected("bad_kiosk_key", "the registered kiosk key is not usable")

@@ -112,9 +112,10 @@ class RecordStore:
         self._flow_config = flow_config
         self._clock = clock
 
-    def _kiosk_for(self, conn: Connection, token: str, claimed_id: str | None) -> Any:
-        """The kiosk's row; with ``claimed_id``, joined with the record stored under it (its
-        columns None when there is none)."""
+    def _kiosk_for(self, conn: Connection, token: str,
+                   claimed_id: str | None) -> tuple[Any, dict[str, Any]]:
+        """The JWS header and the kiosk's row; with ``claimed_id``, the row is joined with the
+        record stored under it (its columns None when there is none)."""
         try:
             header = jws_check.read_header(token)
         except jws_check.JwsRejected as e:
@@ -130,7 +131,7 @@ class RecordStore:
             raise Refused(401, "unknown_kid", "no registered kiosk has this key")
         if not kiosk.enabled:
             raise Refused(401, "kiosk_disabled", "this kiosk is disabled")
-        return kiosk
+        return kiosk, header
 
     def _existing(self, conn: Connection, record_id: str, digest: str) -> IngestResult | None:
         return self._judge_stored(conn.execute(_STORED, {"record_id": record_id}).first(),
@@ -148,9 +149,9 @@ class RecordStore:
     def ingest(self, token: str, idempotency_key: str | None = None) -> IngestResult:
         claimed = idempotency_key if idempotency_key and _UUID.fullmatch(idempotency_key) else None
         with self._engine.connect() as conn:
-            kiosk = self._kiosk_for(conn, token, claimed)
+            kiosk, header = self._kiosk_for(conn, token, claimed)
             try:
-                signed = jws_check.verify(token, json.loads(kiosk.jwk_json))
+                signed = jws_check.verify(token, json.loads(kiosk.jwk_json), header)
             except jws_check.JwsRejected as e:
                 status = 400 if e.reason.startswith("malformed") else 401
                 raise Refused(status, e.reason, str(e)) from e
